@@ -1,0 +1,96 @@
+"""Overhead of ``shapesafe.strict.strict_broadcasting()`` on the lecture-3 training loop.
+
+The loop is the seed's "Training a Conditional Gaussian Model" example (GaussianPolicy,
+1000 two-dimensional states, DataLoader batches of 64, Adam, -log_prob loss), run for a
+few epochs per repeat. Plain and strict runs are interleaved in one process, with the same
+seeds; we report the median of each and their ratio.
+
+Run: ``python benchmarks/bench_strict.py [--repeats N] [--epochs E]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+import torch.nn.functional as F
+from torch import distributions, nn, optim
+from torch.utils.data import DataLoader, TensorDataset
+
+from shapesafe.strict import strict_broadcasting
+
+TARGET = 2.0  # strict mode is a debugging aid; we aim to keep it under 2x on this loop
+
+
+class GaussianPolicy(nn.Module):
+    def __init__(self, input_size: int, output_size: int) -> None:
+        super().__init__()
+        self.mean_fc1 = nn.Linear(input_size, 32)
+        self.mean_fc2 = nn.Linear(32, 32)
+        self.mean_fc3 = nn.Linear(32, output_size)
+        self.log_std = nn.Parameter(torch.randn(output_size))
+
+    def forward(self, x: torch.Tensor) -> distributions.Normal:
+        mean = F.relu(self.mean_fc1(x))
+        mean = F.relu(self.mean_fc2(mean))
+        mean = self.mean_fc3(mean)
+        return distributions.Normal(mean, self.log_std.exp())
+
+
+def train(epochs: int, mode: AbstractContextManager[None]) -> float:
+    torch.manual_seed(0)
+    states = torch.rand(1000, 2) - 0.5
+    true_means = states**3 + 4.5 * states
+    true_cov = torch.diag(torch.tensor([0.1, 0.05]))
+    expert_actions = torch.distributions.MultivariateNormal(true_means, true_cov).sample()
+    policy = GaussianPolicy(2, 2)
+    optimizer = optim.Adam(policy.parameters(), lr=0.01)
+    loader = DataLoader(TensorDataset(states, expert_actions), batch_size=64, shuffle=True)
+    with mode:
+        for _ in range(epochs):
+            epoch_loss = 0.0
+            for curr_states, curr_actions in loader:
+                dist = policy(curr_states)
+                loss = -dist.log_prob(curr_actions).sum()
+                optimizer.zero_grad()
+                loss.backward()
+                epoch_loss += loss.detach().cpu().numpy().squeeze()
+                optimizer.step()
+    return epoch_loss / len(loader)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    # Same loss both ways: the mode changes nothing on a correct loop.
+    plain_loss = train(1, nullcontext())
+    strict_loss = train(1, strict_broadcasting())
+    assert plain_loss == strict_loss, (plain_loss, strict_loss)
+
+    plain: list[float] = []
+    strict: list[float] = []
+    for _ in range(args.repeats):
+        for label, times in (("plain", plain), ("strict", strict)):
+            mode: AbstractContextManager[None] = (
+                strict_broadcasting() if label == "strict" else nullcontext()
+            )
+            t0 = time.perf_counter()
+            train(args.epochs, mode)
+            times.append(time.perf_counter() - t0)
+    p, s = statistics.median(plain), statistics.median(strict)
+    steps = args.epochs * 16
+    print(f"seed GaussianPolicy loop, {args.epochs} epochs x 16 steps, {args.repeats} repeats")
+    print(f"  plain : {p * 1e3:8.2f} ms  ({p / steps * 1e6:7.1f} us/step)")
+    print(f"  strict: {s * 1e3:8.2f} ms  ({s / steps * 1e6:7.1f} us/step)")
+    print(f"  ratio strict/plain: {s / p:.2f}x  (target < {TARGET:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()

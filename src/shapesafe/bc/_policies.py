@@ -1,0 +1,382 @@
+"""Typed policies: an interface, a shared MLP builder, a Gaussian and a deterministic policy."""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from shapesafe._errors import DtypeError, ShapeError
+from shapesafe.bc._compat import DiagNormal, check, evaluating
+
+__all__ = [
+    "ACTIVATIONS",
+    "DeterministicPolicy",
+    "GaussianPolicy",
+    "Policy",
+    "build_policy",
+    "mlp",
+]
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "leaky_relu": nn.LeakyReLU,
+}
+
+
+def _activation(name: str) -> type[nn.Module]:
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown activation {name!r}; choose one of {', '.join(sorted(ACTIVATIONS))}"
+        ) from None
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def mlp(
+    in_dim: int,
+    out_dim: int,
+    hidden: Sequence[int] = (64, 64),
+    activation: str = "relu",
+) -> nn.Sequential:
+    """A multilayer perceptron ``in_dim → hidden… → out_dim`` with ``activation`` between
+    layers and a linear output.
+
+    Example:
+        >>> from shapesafe.bc import mlp
+        >>> mlp(2, 2, hidden=(32, 32))
+        Sequential(
+          (0): Linear(in_features=2, out_features=32, bias=True)
+          (1): ReLU()
+          (2): Linear(in_features=32, out_features=32, bias=True)
+          (3): ReLU()
+          (4): Linear(in_features=32, out_features=2, bias=True)
+        )
+    """
+    act = _activation(activation)
+    sizes = [
+        _positive_int(in_dim, "in_dim"),
+        *(_positive_int(h, "hidden") for h in hidden),
+        _positive_int(out_dim, "out_dim"),
+    ]
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(act())
+    return nn.Sequential(*layers)
+
+
+class Policy(nn.Module, abc.ABC):
+    """The policy interface behaviour cloning trains.
+
+    A policy maps a batch of flat observations ``(batch, obs)`` to actions ``(batch, act)``:
+
+    * ``forward(obs)``: for stochastic policies, a distribution over actions with
+      ``batch_shape == (batch,)`` and ``event_shape == (act,)``, checked by
+      :func:`shapesafe.check`; for deterministic ones, the actions.
+    * :meth:`predict`: the most likely action, as a tensor ``(batch, act)``.
+    * :meth:`loss`: the training loss of a minibatch (NLL or MSE), a scalar.
+    * :meth:`act`: for environments: numpy in, numpy out, eval mode, no grad, one
+      observation ``(obs,)`` or a batch ``(batch, obs)``.
+    * :attr:`config`: the constructor arguments, so checkpoints can rebuild the policy.
+    """
+
+    kind: ClassVar[str]
+    obs_dim: int
+    act_dim: int
+
+    @abc.abstractmethod
+    def predict(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
+        """The most likely action for each observation (differentiable)."""
+
+    @abc.abstractmethod
+    def loss(self, batch: tuple[Tensor, Tensor]) -> Float[Tensor, ""]:
+        """The scalar training loss of a minibatch ``(observations, actions)``."""
+
+    @property
+    @abc.abstractmethod
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (plain Python values) that rebuild this policy."""
+
+    def _sample(self, obs: Tensor) -> Tensor:
+        return self.predict(obs)
+
+    def act(self, obs: Any, *, deterministic: bool = False) -> np.ndarray[Any, Any]:
+        """Actions for an environment: numpy (or tensor) in, numpy out.
+
+        Runs in eval mode and without gradients (the previous mode is restored).
+        ``obs`` is one observation ``(obs,)`` or a batch ``(batch, obs)``; the result is
+        ``(act,)`` or ``(batch, act)`` to match. Stochastic policies sample unless
+        ``deterministic=True``.
+
+        Example:
+            >>> import numpy as np
+            >>> from shapesafe.bc import DeterministicPolicy
+            >>> DeterministicPolicy(3, 2).act(np.zeros(3)).shape
+            (2,)
+        """
+        param = next(self.parameters())
+        if isinstance(obs, Tensor):
+            x = obs.detach().to(device=param.device, dtype=param.dtype)
+        else:
+            arr = np.asarray(obs)
+            if arr.dtype.kind not in "biuf":
+                raise DtypeError(
+                    f"{type(self).__name__}.act(): argument `obs` must hold numbers, got "
+                    f"{arr.dtype}",
+                    function=f"{type(self).__name__}.act",
+                    argument="obs",
+                )
+            x = torch.as_tensor(arr, dtype=param.dtype, device=param.device)
+        single = x.ndim == 1
+        if single:
+            x = x.unsqueeze(0)
+        if x.ndim != 2 or x.shape[1] != self.obs_dim:
+            got = tuple(x.shape[1:] if single else x.shape)
+            hint = ""
+            if x.ndim > 2 and math.prod(x.shape[1:]) == self.obs_dim:
+                hint = "\n  hint: flatten each observation first, e.g. obs.reshape(len(obs), -1)"
+            elif x.ndim == 2 and x.shape[0] == self.obs_dim and not single:
+                hint = "\n  hint: the axes look swapped; did you mean obs.T?"
+            raise ShapeError(
+                f"{type(self).__name__}.act(): argument `obs`: expected shape "
+                f"({self.obs_dim},) or (batch, {self.obs_dim}), got {got}{hint}",
+                function=f"{type(self).__name__}.act",
+                argument="obs",
+                expected=f"(obs={self.obs_dim},) or (batch, obs={self.obs_dim})",
+                got=str(got),
+                bindings={"obs": self.obs_dim},
+            )
+        with evaluating(self), torch.no_grad():
+            a = self.predict(x) if deterministic else self._sample(x)
+        out = a.cpu().numpy()
+        return out[0] if single else out
+
+
+_ActionDist = torch.distributions.Distribution
+
+
+def _diag_normal(loc: Tensor, scale: Tensor) -> torch.distributions.Distribution:
+    # The one place the policy builds its action distribution.
+    return DiagNormal(loc, scale)
+
+
+class GaussianPolicy(Policy):
+    """A Gaussian policy ``π(a|s) = N(f_θ(s), diag(σ²))`` with an MLP mean.
+
+    The log-std is either one learned parameter per action dimension (the default, as in
+    the CS 285 lecture-3 example), or predicted from the observation
+    (``state_dependent_std=True``, a second output head of the same MLP). Either way it is
+    clamped to ``log_std_bounds`` so the NLL cannot blow up.
+
+    Args:
+        obs_dim: size of a (flat) observation.
+        act_dim: size of an action.
+        hidden: hidden layer sizes of the MLP.
+        activation: one of ``relu``, ``tanh``, ``elu``, ``gelu``, ``silu``, ``leaky_relu``.
+        state_dependent_std: predict the log-std from the observation.
+        init_log_std: initial log-std (``0.0``: σ = 1).
+        log_std_bounds: ``(min, max)`` clamp for the log-std.
+
+    Example:
+        >>> import torch
+        >>> from shapesafe.bc import GaussianPolicy
+        >>> policy = GaussianPolicy(obs_dim=2, act_dim=2, hidden=(32, 32))
+        >>> dist = policy(torch.zeros(64, 2))
+        >>> tuple(dist.batch_shape), tuple(dist.event_shape)
+        ((64,), (2,))
+    """
+
+    kind: ClassVar[str] = "gaussian"
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        *,
+        hidden: Sequence[int] = (64, 64),
+        activation: str = "relu",
+        state_dependent_std: bool = False,
+        init_log_std: float = 0.0,
+        log_std_bounds: tuple[float, float] = (-10.0, 2.0),
+    ) -> None:
+        super().__init__()
+        self.obs_dim = _positive_int(obs_dim, "obs_dim")
+        self.act_dim = _positive_int(act_dim, "act_dim")
+        lo, hi = (float(b) for b in log_std_bounds)
+        if not lo < hi:
+            raise ValueError(
+                f"`log_std_bounds` must be (min, max) with min < max, got {log_std_bounds!r}"
+            )
+        if not lo <= init_log_std <= hi:
+            raise ValueError(
+                f"`init_log_std`={init_log_std} lies outside log_std_bounds=({lo}, {hi})"
+            )
+        self._hidden = tuple(int(h) for h in hidden)
+        self._activation = activation
+        self.state_dependent_std = bool(state_dependent_std)
+        self._init_log_std = float(init_log_std)
+        self.log_std_min, self.log_std_max = lo, hi
+        out = 2 * self.act_dim if self.state_dependent_std else self.act_dim
+        self.net = mlp(self.obs_dim, out, self._hidden, activation)
+        if self.state_dependent_std:
+            last = self.net[-1]
+            assert isinstance(last, nn.Linear)
+            with torch.no_grad():
+                last.bias[self.act_dim :].fill_(self._init_log_std)
+            self.register_parameter("log_std", None)
+        else:
+            self.log_std = nn.Parameter(torch.full((self.act_dim,), self._init_log_std))
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "hidden": list(self._hidden),
+            "activation": self._activation,
+            "state_dependent_std": self.state_dependent_std,
+            "init_log_std": self._init_log_std,
+            "log_std_bounds": [self.log_std_min, self.log_std_max],
+        }
+
+    def _loc_log_std(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        out = self.net(obs)
+        if self.state_dependent_std:
+            loc, log_std = out[..., : self.act_dim], out[..., self.act_dim :]
+        else:
+            loc, log_std = out, self.log_std.expand_as(out)
+        return loc, log_std.clamp(self.log_std_min, self.log_std_max)
+
+    @check
+    def forward(self, obs: Float[Tensor, "batch obs"]) -> _ActionDist:
+        """The action distribution: batch ``(batch,)``, event ``(act,)``."""
+        loc, log_std = self._loc_log_std(obs)
+        return _diag_normal(loc, log_std.exp())
+
+    def predict(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
+        """The mean action."""
+        return self._loc_log_std(obs)[0]
+
+    def _sample(self, obs: Tensor) -> Tensor:
+        return self(obs).sample()
+
+    def std(self, obs: Float[Tensor, "batch obs"] | None = None) -> Tensor:
+        """The standard deviation: ``(act,)`` for a learned parameter, or ``(batch, act)``
+        for the observations ``obs`` when the std is state-dependent."""
+        if not self.state_dependent_std:
+            return self.log_std.clamp(self.log_std_min, self.log_std_max).exp()
+        if obs is None:
+            raise ValueError("GaussianPolicy.std(): a state-dependent std needs `obs`")
+        return self._loc_log_std(obs)[1].exp()
+
+    def loss(self, batch: tuple[Tensor, Tensor]) -> Float[Tensor, ""]:
+        """Mean negative log-likelihood of the actions under the policy."""
+        obs, actions = batch
+        return -self(obs).log_prob(actions).mean()
+
+
+class DeterministicPolicy(Policy):
+    """A deterministic MLP policy ``a = f_θ(s)`` trained with mean squared error.
+
+    Example:
+        >>> import torch
+        >>> from shapesafe.bc import DeterministicPolicy
+        >>> DeterministicPolicy(obs_dim=3, act_dim=2)(torch.zeros(5, 3)).shape
+        torch.Size([5, 2])
+    """
+
+    kind: ClassVar[str] = "deterministic"
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        *,
+        hidden: Sequence[int] = (64, 64),
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.obs_dim = _positive_int(obs_dim, "obs_dim")
+        self.act_dim = _positive_int(act_dim, "act_dim")
+        self._hidden = tuple(int(h) for h in hidden)
+        self._activation = activation
+        self.net = mlp(self.obs_dim, self.act_dim, self._hidden, activation)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "obs_dim": self.obs_dim,
+            "act_dim": self.act_dim,
+            "hidden": list(self._hidden),
+            "activation": self._activation,
+        }
+
+    @check
+    def forward(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
+        """The actions."""
+        out: Tensor = self.net(obs)
+        return out
+
+    def predict(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
+        """The actions (same as calling the policy)."""
+        out: Tensor = self(obs)
+        return out
+
+    def loss(self, batch: tuple[Tensor, Tensor]) -> Float[Tensor, ""]:
+        """Mean squared error between predicted and demonstrated actions."""
+        obs, actions = batch
+        return F.mse_loss(self(obs), actions)
+
+
+_POLICIES: dict[str, type[Policy]] = {
+    GaussianPolicy.kind: GaussianPolicy,
+    DeterministicPolicy.kind: DeterministicPolicy,
+}
+
+
+def build_policy(config: dict[str, Any]) -> Policy:
+    """Rebuild a policy from its :attr:`Policy.config` (as stored in checkpoints).
+
+    Example:
+        >>> from shapesafe.bc import GaussianPolicy, build_policy
+        >>> build_policy(GaussianPolicy(2, 2).config).act_dim
+        2
+    """
+    cfg = dict(config)
+    kind = cfg.pop("kind", None)
+    cls = _POLICIES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(
+            f"unknown policy kind {kind!r}; known kinds: {', '.join(sorted(_POLICIES))}"
+        )
+    obs_dim = cfg.pop("obs_dim", None)
+    act_dim = cfg.pop("act_dim", None)
+    if "hidden" in cfg:
+        cfg["hidden"] = tuple(cfg["hidden"])
+    if "log_std_bounds" in cfg:
+        cfg["log_std_bounds"] = tuple(cfg["log_std_bounds"])
+    try:
+        return cls(obs_dim, act_dim, **cfg)  # type: ignore[call-arg]
+    except TypeError as exc:
+        raise ValueError(f"cannot build a {kind} policy from {config!r}: {exc}") from None

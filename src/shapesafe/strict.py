@@ -1,0 +1,434 @@
+"""Strict broadcasting: make implicit broadcasting in your own torch code raise.
+
+``rewards + gamma * q_next`` with ``rewards`` of shape ``(B,)`` and ``q_next`` of shape
+``(B, 1)`` silently gives a ``(B, B)`` matrix; ``F.mse_loss(pred (B, 1), target (B,))``
+only warns. Inside :func:`strict_broadcasting` both raise a
+:class:`~shapesafe.BroadcastError` naming the op, the shapes and your source line.
+
+How it works: a :class:`torch.overrides.TorchFunctionMode` sees every torch call made
+while it is active. For elementwise ops (``+ - * / ** == < ...``, ``torch.where``,
+``lerp``, ``addcmul``, ``masked_fill``, ``clamp`` with tensor bounds, their in-place
+forms) and elementwise losses it compares the operands' shapes:
+
+* Python scalars and 0-d tensors never raise;
+* operands of different rank (``(B,)`` with ``(B, 1)``) always raise ("rank promotion");
+* operands of equal rank where a size-1 axis would be expanded (``(B, A)`` with
+  ``(B, 1)``, the ``x - x.mean(-1, keepdim=True)`` idiom) are allowed by default and
+  refused with ``allow_size_one=False``;
+* losses (``mse_loss``, ``l1_loss``, ``binary_cross_entropy``, ...) need exactly equal
+  input and target shapes.
+
+Only *your* code is checked: an op called from inside torch itself (``torch.distributions``,
+optimizers, autograd, ``nn`` layers) or from shapesafe is let through, so whole training
+loops run unchanged when their shapes are right. Explicit broadcasting (``expand``,
+``expand_as``, ``broadcast_to``, ``torch.broadcast_tensors``) produces equal shapes and so
+passes; :func:`allow_broadcasting` switches the check off for a block or a function.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from types import FrameType
+from typing import Any, TypeVar, cast, overload
+
+import torch
+from torch import Tensor
+from torch.overrides import TorchFunctionMode
+
+from shapesafe._config import STATE
+from shapesafe._errors import BroadcastError
+
+__all__ = ["allow_broadcasting", "strict_broadcasting"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --------------------------------------------------------------------------------------
+# which functions are checked
+
+_SYMBOLS = {
+    "add": "+",
+    "sub": "-",
+    "subtract": "-",
+    "rsub": "-",
+    "mul": "*",
+    "multiply": "*",
+    "div": "/",
+    "divide": "/",
+    "true_divide": "/",
+    "floor_divide": "//",
+    "remainder": "%",
+    "pow": "**",
+    "eq": "==",
+    "ne": "!=",
+    "not_equal": "!=",
+    "lt": "<",
+    "less": "<",
+    "le": "<=",
+    "less_equal": "<=",
+    "gt": ">",
+    "greater": ">",
+    "ge": ">=",
+    "greater_equal": ">=",
+    "bitwise_and": "&",
+    "bitwise_or": "|",
+    "bitwise_xor": "^",
+    "bitwise_left_shift": "<<",
+    "bitwise_right_shift": ">>",
+}
+
+_ELEMENTWISE = (
+    *_SYMBOLS,
+    "fmod",
+    "float_power",
+    "atan2",
+    "arctan2",
+    "hypot",
+    "maximum",
+    "minimum",
+    "fmax",
+    "fmin",
+    "logical_and",
+    "logical_or",
+    "logical_xor",
+    "copysign",
+    "xlogy",
+    "logaddexp",
+    "logaddexp2",
+    "nextafter",
+    "ldexp",
+    "heaviside",
+    "where",
+    "lerp",
+    "addcmul",
+    "addcdiv",
+    "masked_fill",
+    "clamp",
+    "clip",
+    "isclose",
+    "copy",
+)
+
+_DUNDERS = {
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "truediv": "/",
+    "div": "/",
+    "floordiv": "//",
+    "mod": "%",
+    "pow": "**",
+    "and": "&",
+    "or": "|",
+    "xor": "^",
+    "lshift": "<<",
+    "rshift": ">>",
+}
+_COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+
+# loss name -> names of the arguments that must share one shape
+_LOSSES: dict[str, tuple[str, ...]] = {
+    "mse_loss": ("input", "target"),
+    "l1_loss": ("input", "target"),
+    "smooth_l1_loss": ("input", "target"),
+    "huber_loss": ("input", "target"),
+    "binary_cross_entropy": ("input", "target"),
+    "binary_cross_entropy_with_logits": ("input", "target"),
+    "soft_margin_loss": ("input", "target"),
+    "poisson_nll_loss": ("input", "target"),
+    "gaussian_nll_loss": ("input", "target"),
+    "kl_div": ("input", "target"),
+}
+
+
+def _build_tables() -> tuple[dict[Any, str], dict[Any, tuple[str, tuple[str, ...]]]]:
+    ops: dict[Any, str] = {}
+    owners: tuple[Any, ...] = (torch, torch.Tensor, torch._C.TensorBase, torch.special)
+    for name in _ELEMENTWISE:
+        label = f"`{_SYMBOLS[name]}` ({name})" if name in _SYMBOLS else f"{name}()"
+        for owner in owners:
+            for variant in (name, name + "_"):
+                obj = getattr(owner, variant, None)
+                if obj is not None:
+                    ops.setdefault(obj, label if variant == name else f"{variant}()")
+    for name, sym in {**_DUNDERS, **_COMPARISONS}.items():
+        prefixes = ("", "r", "i") if name in _DUNDERS else ("",)
+        for prefix in prefixes:
+            obj = getattr(torch.Tensor, f"__{prefix}{name}__", None)
+            if obj is not None:
+                ops.setdefault(obj, f"`{sym}{'=' if prefix == 'i' else ''}` ({name})")
+    losses: dict[Any, tuple[str, tuple[str, ...]]] = {}
+    for name, argnames in _LOSSES.items():
+        fn = getattr(torch.nn.functional, name, None)
+        if fn is not None:
+            losses[fn] = (name, argnames)
+    return ops, losses
+
+
+_OPS, _LOSS_FNS = _build_tables()
+
+# --------------------------------------------------------------------------------------
+# who called: user code, or library internals?
+
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+_SHAPESAFE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# Files that only forward a user's call to the op (skipped when looking for the caller).
+_FORWARDERS = frozenset(
+    os.path.join(os.path.dirname(torch.__file__), *rel.split("/"))
+    for rel in (
+        "overrides.py",
+        "_tensor.py",
+        "functional.py",
+        "_jit_internal.py",
+        "nn/functional.py",
+        "nn/modules/module.py",
+        "nn/modules/loss.py",
+        "utils/_contextlib.py",
+    )
+)
+_STRICT_FILE = os.path.abspath(__file__)
+
+
+def _user_frame(start: FrameType | None) -> FrameType | None:
+    """The frame of the code that called the op, or ``None`` if that code is library
+    internals (torch itself or shapesafe), which may broadcast as it pleases."""
+    f = start
+    while f is not None:
+        filename = f.f_code.co_filename
+        if filename in _FORWARDERS or filename == _STRICT_FILE:
+            f = f.f_back
+            continue
+        if filename.startswith(_TORCH_DIR) or filename.startswith(_SHAPESAFE_DIR):
+            return None
+        return f
+    return None
+
+
+def _where(frame: FrameType) -> str:
+    filename, lineno = frame.f_code.co_filename, frame.f_lineno
+    text = f"at {filename}:{lineno}"
+    line = linecache.getline(filename, lineno).strip()
+    if line:
+        text += f"\n    {line}"
+    return text
+
+
+# --------------------------------------------------------------------------------------
+# the mode
+
+_LOCAL = threading.local()
+
+
+def _allowed() -> bool:
+    return bool(getattr(_LOCAL, "allow", 0))
+
+
+def _fmt(shape: Sequence[int]) -> str:
+    return str(tuple(int(s) for s in shape))
+
+
+def _broadcast(shapes: Sequence[torch.Size]) -> torch.Size | None:
+    try:
+        return cast(torch.Size, torch.broadcast_shapes(*shapes))  # type: ignore[no-untyped-call]
+    except RuntimeError:
+        return None
+
+
+def _trailing_one_hint(shapes: Sequence[torch.Size]) -> str | None:
+    for a in shapes:
+        for b in shapes:
+            if len(a) == len(b) + 1 and a[-1] == 1 and a[:-1] == b:
+                return (
+                    f"the {_fmt(a)} operand has a trailing size-1 axis the {_fmt(b)} one "
+                    "lacks; squeeze it (.squeeze(-1)) or unsqueeze the other (.unsqueeze(-1))"
+                )
+    return None
+
+
+_ESCAPE = (
+    "if the broadcast is intended, make it explicit (.expand_as(), torch.broadcast_to()) "
+    "or wrap the line in shapesafe.allow_broadcasting()"
+)
+
+
+class _StrictBroadcastMode(TorchFunctionMode):
+    def __init__(self, allow_size_one: bool) -> None:
+        super().__init__()
+        self.allow_size_one = allow_size_one
+
+    def __torch_function__(
+        self,
+        func: Any,
+        types: Any,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+    ) -> Any:
+        if kwargs is None:
+            kwargs = {}
+        label = _OPS.get(func)
+        if label is not None:
+            # Fast path for the common binary call: a scalar operand or equal shapes.
+            if len(args) != 2 or kwargs:
+                self._check_elementwise(label, args, kwargs)
+            else:
+                a, b = args
+                if (
+                    isinstance(a, Tensor)
+                    and isinstance(b, Tensor)
+                    and a.shape != b.shape
+                    and a.ndim
+                    and b.ndim
+                ):
+                    self._check_elementwise(label, args, kwargs)
+        elif func in _LOSS_FNS:
+            self._check_loss(func, args, kwargs)
+        return func(*args, **kwargs)
+
+    def _check_elementwise(
+        self, label: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> None:
+        shapes = [a.shape for a in args if isinstance(a, torch.Tensor) and a.ndim]
+        for k, v in kwargs.items():
+            if k != "out" and isinstance(v, torch.Tensor) and v.ndim:
+                shapes.append(v.shape)
+        if len(shapes) < 2:
+            return
+        first = shapes[0]
+        if all(s == first for s in shapes[1:]):
+            return
+        rank_promotion = len({len(s) for s in shapes}) > 1
+        if not rank_promotion and self.allow_size_one:
+            return
+        result = _broadcast(shapes)
+        if result is None:  # not broadcastable at all: torch raises its own error
+            return
+        if _allowed():
+            return
+        frame = _user_frame(sys._getframe(2))
+        if frame is None:
+            return
+        listed = " and ".join(_fmt(s) for s in shapes)
+        if rank_promotion:
+            kind = "rank promotion: operands of different rank"
+            hint = _trailing_one_hint(shapes) or "make the shapes equal"
+        else:
+            kind = "size-1 expansion, refused under allow_size_one=False"
+            hint = "make the shapes equal"
+        raise BroadcastError(
+            f"strict_broadcasting: {label} would broadcast shapes {listed} to "
+            f"{_fmt(result)} ({kind})\n  {_where(frame)}\n  hint: {hint}; {_ESCAPE}",
+            function=label,
+            expected=_fmt(first),
+            got=listed,
+        ) from None
+
+    def _check_loss(self, func: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        name, argnames = _LOSS_FNS[func]
+        values = []
+        for i, argname in enumerate(argnames):
+            v = args[i] if i < len(args) else kwargs.get(argname)
+            if not isinstance(v, torch.Tensor):
+                return
+            values.append(v)
+        shapes = [v.shape for v in values]
+        if all(s == shapes[0] for s in shapes[1:]) or _allowed():
+            return
+        frame = _user_frame(sys._getframe(2))
+        if frame is None:
+            return
+        described = ", ".join(f"{n} {_fmt(s)}" for n, s in zip(argnames, shapes))
+        result = _broadcast(shapes)
+        then = (
+            f"torch would broadcast them to {_fmt(result)}"
+            if result is not None
+            else "they are not even broadcastable"
+        )
+        hint = _trailing_one_hint(shapes) or "give both the same shape"
+        raise BroadcastError(
+            f"strict_broadcasting: {name}() got {described}: {then}, averaging over "
+            f"pairs that do not belong together\n  {_where(frame)}\n  hint: {hint}; "
+            "a loss needs input and target of exactly the same shape",
+            function=name,
+            expected=_fmt(shapes[0]),
+            got=_fmt(shapes[1]),
+        ) from None
+
+
+# --------------------------------------------------------------------------------------
+# public API
+
+
+@contextmanager
+def _strict(allow_size_one: bool) -> Iterator[None]:
+    if not STATE.enabled:
+        yield
+        return
+    with _StrictBroadcastMode(allow_size_one):
+        yield
+
+
+@overload
+def strict_broadcasting(func: F, /) -> F: ...
+@overload
+def strict_broadcasting(
+    func: None = None, /, *, allow_size_one: bool = True
+) -> AbstractContextManager[None]: ...
+def strict_broadcasting(func: Any = None, /, *, allow_size_one: bool = True) -> Any:
+    """Refuse implicit broadcasting in torch ops, as a context manager or decorator.
+
+    Inside the block (or decorated function), an elementwise torch op or loss whose
+    tensor operands have different shapes raises :class:`~shapesafe.BroadcastError`
+    naming the op, the shapes and your source line, instead of silently broadcasting.
+    Scalars and 0-d tensors always pass. Operands of different rank always raise;
+    equal-rank expansion of size-1 axes (``(B, A)`` with ``(B, 1)``) raises only with
+    ``allow_size_one=False``. Ops inside torch and shapesafe are not checked.
+
+    Does nothing when shapesafe checks are disabled (:func:`shapesafe.disable`) at entry.
+
+    Example:
+        >>> import torch
+        >>> rewards, q_next = torch.zeros(4), torch.zeros(4, 1)
+        >>> with strict_broadcasting():
+        ...     td = rewards + 0.99 * q_next  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        shapesafe.BroadcastError: strict_broadcasting: `+` (add) would broadcast ...
+    """
+    if func is not None:
+        if not callable(func):
+            raise TypeError("strict_broadcasting() takes a function or keyword options only")
+        return _strict(allow_size_one)(func)
+    return _strict(allow_size_one)
+
+
+@contextmanager
+def _allow() -> Iterator[None]:
+    _LOCAL.allow = getattr(_LOCAL, "allow", 0) + 1
+    try:
+        yield
+    finally:
+        _LOCAL.allow -= 1
+
+
+@overload
+def allow_broadcasting(func: F, /) -> F: ...
+@overload
+def allow_broadcasting(func: None = None, /) -> AbstractContextManager[None]: ...
+def allow_broadcasting(func: Any = None, /) -> Any:
+    """Let implicit broadcasting through inside :func:`strict_broadcasting` (this thread).
+
+    Use it as a context manager around a line that broadcasts on purpose, or as a
+    decorator on a function that does.
+
+    Example:
+        >>> import torch
+        >>> with strict_broadcasting(), allow_broadcasting():
+        ...     (torch.zeros(4) + torch.zeros(4, 1)).shape
+        torch.Size([4, 4])
+    """
+    if func is not None:
+        return _allow()(func)
+    return _allow()

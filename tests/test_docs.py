@@ -5,6 +5,8 @@ per page, so a page's examples may build on each other. Blocks fenced as ```text
 from __future__ import annotations
 
 import re
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -22,11 +24,12 @@ def _blocks(page: Path) -> list[str]:
 def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    namespace: dict[str, object] = {"__name__": f"docs_{page.stem}"}
-    blocks = _blocks(page)
-    for i, block in enumerate(blocks):
+    # a real module, so that dataclasses and pickling inside examples work
+    module = types.ModuleType(f"docs_{page.stem.replace('-', '_')}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    for i, block in enumerate(_blocks(page)):
         code = compile(block, f"{page.name}[block {i}]", "exec")
-        exec(code, namespace)
+        exec(code, module.__dict__)
 
 
 def test_every_page_has_runnable_examples() -> None:

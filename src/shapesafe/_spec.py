@@ -841,7 +841,11 @@ def format_failure(
     fn_name: str, node: Node, value: Any, failure: Failure, b: Bindings
 ) -> tuple[str, dict[str, Any]]:
     where = failure.where or node.where
-    name = where.split("`")[1] if "`" in where else "result"
+    if "`" in where:
+        _, base, rest = where.split("`", 2)
+        name = base + rest
+    else:
+        name = "result" + where.removeprefix("return value")
     head = f"{fn_name}(): {where}"
     if failure.axis is not None:
         label = f" ({failure.axis_label!r})" if failure.axis_label else ""

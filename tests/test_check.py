@@ -16,7 +16,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
-from jaxtyping import Float, Int, Shaped
+from jaxtyping import Bool, Float, Int, Shaped
 from torch import Tensor, nn
 
 import shapesafe
@@ -56,6 +56,10 @@ def ref_match(tokens: list[str], shape: tuple[int, ...], memo: dict[str, object]
     for tok, size in pairs:
         if tok == "_":
             continue
+        if tok.startswith("#"):
+            if size == 1:
+                continue
+            tok = tok[1:]
         if tok.isdigit():
             if int(tok) != size:
                 return False
@@ -68,12 +72,16 @@ def ref_match(tokens: list[str], shape: tuple[int, ...], memo: dict[str, object]
     return True
 
 
-single = st.sampled_from(["a", "b", "c", "_", "1", "2", "3"])
+single = st.sampled_from(["a", "b", "c", "_", "1", "2", "3", "#b"])
 
 
 @st.composite
 def dim_specs(draw: st.DrawFn) -> list[str]:
-    tokens = draw(st.lists(single, min_size=0, max_size=4))
+    tokens = draw(
+        st.lists(single, min_size=0, max_size=4).filter(
+            lambda ts: ts.count("#b") + ("b" in ts and "#b" in ts) <= 1
+        )
+    )
     if draw(st.booleans()):
         pos = draw(st.integers(0, len(tokens)))
         tokens.insert(pos, draw(st.sampled_from(["*v", "..."])))
@@ -130,6 +138,33 @@ def test_return_value_binds_with_arguments(shape: tuple[int, ...], data: st.Data
     else:
         with pytest.raises(ShapeError, match=r"ident\(\): return value axis 0 \('\*s'\)"):
             ident(torch.zeros(shape))
+
+
+DTYPES = [torch.float32, torch.float64, torch.int64, torch.int32, torch.bool, torch.uint8]
+FAMILIES = {
+    Float: {torch.float32, torch.float64},
+    Int: {torch.int64, torch.int32},
+    Bool: {torch.bool},
+    Shaped: set(DTYPES),
+}
+
+
+@pytest.mark.values
+@given(st.sampled_from(list(FAMILIES)), st.sampled_from(DTYPES), st.booleans())
+def test_dtype_families_match_torch_dtypes(family, dtype: torch.dtype, as_numpy: bool) -> None:  # type: ignore[no-untyped-def]
+    @shapesafe.check
+    def f(x: family[Tensor | np.ndarray, "n"]) -> None:  # type: ignore[valid-type]
+        return None
+
+    value: object = torch.zeros(3, dtype=dtype)
+    if as_numpy:
+        value = torch.zeros(3, dtype=dtype).numpy()
+    ok = dtype in FAMILIES[family]
+    if ok or not shapesafe.is_enabled():
+        f(value)
+    else:
+        with pytest.raises(DtypeError, match=r"f\(\): argument `x`: expected dtype"):
+            f(value)
 
 
 # --------------------------------------------------------------------------------------

@@ -381,6 +381,9 @@ def build_node(hint: Any, where: str) -> Node | None:
                 inner.optional = optional
                 inner.text = text
                 return inner
+        merged = _merge_array_union(non_none)
+        if merged is not None:
+            return Node("array", where, text, spec=merged, optional=optional)
         members: list[Any] = []
         for a in args:
             a = _unwrap_annotated(a)
@@ -424,6 +427,25 @@ def build_node(hint: Any, where: str) -> Node | None:
     if isinstance(hint, typing.TypeVar):
         return None
     return Node("bear", where, text, hint=hint, bear=_bear_checker(hint, where))
+
+
+def _merge_array_union(hints: list[Any]) -> ArraySpec | None:
+    """``Float[Tensor | np.ndarray, "n"]`` (a union of one annotation over several array
+    types, as jaxtyping expands it) becomes one spec accepting either type."""
+    if len(hints) < 2 or not all(is_jaxtyping_array(h) for h in hints):
+        return None
+    if len({(h.dim_str, repr(h.dtypes)) for h in hints}) != 1:
+        return None
+    specs = [parse_array(h) for h in hints]
+    types_: tuple[type, ...] = tuple(dict.fromkeys(t for sp in specs for t in sp.types))
+    torch_dtypes = next((sp.torch_dtypes for sp in specs if torch.Tensor in sp.types), None)
+    numpy_dtypes = next((sp.numpy_dtypes for sp in specs if np.ndarray in sp.types), None)
+    names = " | ".join(t.__name__ for t in types_)
+    first = specs[0]
+    text = f'{first.dtype_name}[{names}, "{hints[0].dim_str}"]'
+    return dataclasses.replace(
+        first, text=text, types=types_, torch_dtypes=torch_dtypes, numpy_dtypes=numpy_dtypes
+    )
 
 
 def _struct_node(cls: type, where: str, text: str, names: list[str]) -> Node:
@@ -750,6 +772,16 @@ def match_node(node: Node, value: Any, b: Bindings, deferred: list[Any]) -> Fail
                 if match_array(m, value, trial, source_of(node.where), None) is None:
                     b.update(trial)
                     return None
+        close = [
+            m
+            for m in node.members
+            if isinstance(m, ArraySpec) and type_ok(m, value) and dtype_ok(m, value)
+        ]
+        if len(close) == 1:  # one member fits the type and dtype: report its shape problem
+            failure = match_array(close[0], value, b.copy(), source_of(node.where), None)
+            if failure is not None:
+                failure.expected += f" (the {close[0].text} member of the union)"
+                return failure
         reasons = []
         for m in node.members:
             if isinstance(m, ArraySpec):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +15,8 @@ def compare(
     warmup: int = 200,
 ) -> dict[str, float]:
     """Time each zero-argument callable; rounds interleave the variants so that machine
-    noise hits all of them alike. Returns the median seconds per call of each."""
+    noise hits all of them alike. Returns, for each, the fastest round's seconds per call
+    (the least-disturbed measurement, as ``timeit`` recommends on a shared machine)."""
     for fn in variants.values():
         for _ in range(warmup):
             fn()
@@ -27,7 +27,7 @@ def compare(
             for _ in range(number):
                 fn()
             samples[name].append((time.perf_counter() - t0) / number)
-    return {name: statistics.median(ts) for name, ts in samples.items()}
+    return {name: min(ts) for name, ts in samples.items()}
 
 
 def report(title: str, times: dict[str, float], baseline: str, targets: dict[str, float]) -> bool:

@@ -140,6 +140,25 @@ def _explain_compiling(plan: _Plan, ctx: Any) -> None:
 # code generation
 
 
+_COMMON_FIRST = [
+    torch.float32, torch.float64, torch.int64, torch.bool, torch.float16, torch.bfloat16,
+    torch.int32, torch.uint8,
+]  # fmt: skip
+
+
+def _ordered(dtypes: frozenset[Any]) -> tuple[Any, ...]:
+    """A tuple, common dtypes first: `x.dtype in tuple` hits on identity at once, which is
+    about twice as fast as hashing into a frozenset."""
+
+    def rank(dt: Any) -> tuple[int, str]:
+        for i, common in enumerate(_COMMON_FIRST):
+            if dt is common or (isinstance(dt, np.dtype) and dt == np.dtype(str(common)[6:])):
+                return (i, str(dt))
+        return (len(_COMMON_FIRST), str(dt))
+
+    return tuple(sorted(dtypes, key=rank))
+
+
 class _Gen:
     def __init__(self, plan: _Plan) -> None:
         self.plan = plan
@@ -178,7 +197,8 @@ class _Gen:
                 if dts is None:
                     parts.append(f"isinstance({v}, {tname})")
                 else:
-                    parts.append(f"(isinstance({v}, {tname}) and {v}.dtype in {self.const(dts)})")
+                    dt = self.const(_ordered(dts))
+                    parts.append(f"(isinstance({v}, {tname}) and {v}.dtype in {dt})")
             conds.append(parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")")
         s = "_ss_s"
         n = len(spec.dims)
@@ -680,6 +700,3 @@ def check_shape(
         raise (failure.exc or ShapeError)(message, function=function, **fields) from None
     return b.public()
 
-
-# numpy is imported for its ndarray type in generated code via constants; keep it referenced
-_ = (np, DtypeError)

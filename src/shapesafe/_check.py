@@ -152,7 +152,7 @@ def _ordered(dtypes: frozenset[Any]) -> tuple[Any, ...]:
 
     def rank(dt: Any) -> tuple[int, str]:
         for i, common in enumerate(_COMMON_FIRST):
-            if dt is common or (isinstance(dt, np.dtype) and dt == np.dtype(str(common)[6:])):
+            if dt is common or (isinstance(dt, np.dtype) and dt.name == str(common)[6:]):
                 return (i, str(dt))
         return (len(_COMMON_FIRST), str(dt))
 

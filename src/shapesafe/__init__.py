@@ -1,28 +1,118 @@
-"""shapesafe: shape-safe PyTorch for reinforcement and imitation learning."""
+"""shapesafe: shape-safe PyTorch for reinforcement and imitation learning.
 
+Submodules: ``shapesafe.ops`` (checked ops), ``shapesafe.distributions``,
+``shapesafe.bc`` (behaviour cloning), ``shapesafe.testing`` (hypothesis strategies).
+"""
+
+# the checker
+# autograd
+from shapesafe._autograd import AutogradError as AutogradError
+from shapesafe._autograd import AutogradGraph as AutogradGraph
+from shapesafe._autograd import GraphNode as GraphNode
+from shapesafe._autograd import autograd_graph as autograd_graph
+from shapesafe._autograd import check_grads as check_grads
+from shapesafe._autograd import detached_copy as detached_copy
+from shapesafe._autograd import explain_autograd_error as explain_autograd_error
+from shapesafe._autograd import explain_autograd_errors as explain_autograd_errors
+from shapesafe._autograd import params_without_grad as params_without_grad
 from shapesafe._check import check as check
 from shapesafe._check import check_shape as check_shape
+
+# checkpoints
+from shapesafe._checkpoint import CheckpointError as CheckpointError
+from shapesafe._checkpoint import CheckpointInfo as CheckpointInfo
+from shapesafe._checkpoint import assert_same_state as assert_same_state
+from shapesafe._checkpoint import capture_rng_state as capture_rng_state
+from shapesafe._checkpoint import inspect_checkpoint as inspect_checkpoint
+from shapesafe._checkpoint import load_checkpoint as load_checkpoint
+from shapesafe._checkpoint import restore_rng_state as restore_rng_state
+from shapesafe._checkpoint import save_checkpoint as save_checkpoint
+
+# switches
 from shapesafe._config import disable as disable
 from shapesafe._config import enable as enable
 from shapesafe._config import enabled as enabled
 from shapesafe._config import is_enabled as is_enabled
+
+# errors
 from shapesafe._errors import AnnotationError as AnnotationError
 from shapesafe._errors import BroadcastError as BroadcastError
 from shapesafe._errors import DtypeError as DtypeError
 from shapesafe._errors import ShapeError as ShapeError
 
+# modules and training steps
+from shapesafe._modules import AuditError as AuditError
+from shapesafe._modules import AuditReport as AuditReport
+from shapesafe._modules import Finding as Finding
+from shapesafe._modules import StepStats as StepStats
+from shapesafe._modules import audit as audit
+from shapesafe._modules import evaluating as evaluating
+from shapesafe._modules import sgd_step as sgd_step
+from shapesafe._modules import train_step as train_step
+
+# numpy boundary
+from shapesafe._numpy import NonFiniteError as NonFiniteError
+from shapesafe._numpy import from_numpy as from_numpy
+from shapesafe._numpy import to_numpy as to_numpy
+
+# checked ops (more in shapesafe.ops)
+from shapesafe.ops import gather as gather
+from shapesafe.ops import newaxis as newaxis
+from shapesafe.ops import squeeze as squeeze
+from shapesafe.ops import take_along as take_along
+from shapesafe.ops import unsqueeze as unsqueeze
+
+# strict broadcasting
+from shapesafe.strict import allow_broadcasting as allow_broadcasting
+from shapesafe.strict import strict_broadcasting as strict_broadcasting
+
 __version__ = "0.1.0"
 
 __all__ = [
     "AnnotationError",
+    "AuditError",
+    "AuditReport",
+    "AutogradError",
+    "AutogradGraph",
     "BroadcastError",
+    "CheckpointError",
+    "CheckpointInfo",
     "DtypeError",
+    "Finding",
+    "GraphNode",
+    "NonFiniteError",
     "ShapeError",
+    "StepStats",
     "__version__",
+    "allow_broadcasting",
+    "assert_same_state",
+    "audit",
+    "autograd_graph",
+    "capture_rng_state",
     "check",
+    "check_grads",
     "check_shape",
+    "detached_copy",
     "disable",
     "enable",
     "enabled",
+    "evaluating",
+    "explain_autograd_error",
+    "explain_autograd_errors",
+    "from_numpy",
+    "gather",
+    "inspect_checkpoint",
     "is_enabled",
+    "load_checkpoint",
+    "newaxis",
+    "params_without_grad",
+    "restore_rng_state",
+    "save_checkpoint",
+    "sgd_step",
+    "squeeze",
+    "strict_broadcasting",
+    "take_along",
+    "to_numpy",
+    "train_step",
+    "unsqueeze",
 ]

@@ -27,7 +27,6 @@ import pickle
 import random
 import secrets
 import struct
-import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -422,11 +421,8 @@ def _read(path: Path, fn: str, map_location: Any, verify: bool) -> dict[str, Any
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         detail = str(e)
-        if "GLOBAL" in detail or "Weights only load failed" in detail:
-            found = next(
-                (ln.strip() for ln in detail.splitlines() if "GLOBAL" in ln),
-                "it references Python objects other than tensors and plain containers",
-            )
+        found = next((ln.strip() for ln in detail.splitlines() if "GLOBAL" in ln), None)
+        if found is not None:
             raise _unreadable(
                 path,
                 fn,
@@ -436,10 +432,12 @@ def _read(path: Path, fn: str, map_location: Any, verify: bool) -> dict[str, Any
                 "file yourself and trust it, load it with torch.load(..., weights_only="
                 "False) and re-save it with save_checkpoint()",
             ) from None
-        raise _unreadable(path, fn, f"unpickling failed ({detail})", _CORRUPT_HINT) from None
-    except (RuntimeError, EOFError, KeyError, ValueError, zipfile.BadZipFile, OSError) as e:
-        what = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-        raise _unreadable(path, fn, what.split(". ")[0].rstrip(": "), _CORRUPT_HINT) from None
+        why = next((ln.strip() for ln in detail.splitlines()[1:] if ln.strip()), detail)
+        raise _unreadable(path, fn, f"unpickling failed ({why})", _CORRUPT_HINT) from None
+    except Exception as e:  # weights_only: nothing ran; any failure means a damaged file
+        first = str(e).splitlines()[0] if str(e) else ""
+        what = f"{type(e).__name__}: {first}".split(". ")[0].rstrip(": ")
+        raise _unreadable(path, fn, what, _CORRUPT_HINT) from None
     if not (isinstance(obj, dict) and obj.get("format") == FORMAT):
         if (
             isinstance(obj, Mapping)
@@ -472,6 +470,8 @@ def _read(path: Path, fn: str, map_location: Any, verify: bool) -> dict[str, Any
     missing = [k for k in keys if k not in obj]
     if missing:
         raise _unreadable(path, fn, f"fields {missing} are missing", _CORRUPT_HINT)
+    if not _well_formed(obj):
+        raise _unreadable(path, fn, "its fields have unexpected types", _CORRUPT_HINT)
     if verify:
         payload = {k: obj[k] for k in keys if k != "checksum"}
         got = _checksum(payload, validate=False, function=fn)
@@ -484,6 +484,27 @@ def _read(path: Path, fn: str, map_location: Any, verify: bool) -> dict[str, Any
                 _CORRUPT_HINT,
             )
     return obj  # type: ignore[no-any-return]
+
+
+def _well_formed(obj: Mapping[str, Any]) -> bool:
+    manifest, state = obj["manifest"], obj["state_dict"]
+    if not (isinstance(manifest, dict) and isinstance(state, dict)):
+        return False
+    for k, entry in manifest.items():
+        if not (isinstance(k, str) and isinstance(entry, tuple) and len(entry) == 2):
+            return False
+        shape, dtype = entry
+        if not (isinstance(shape, tuple) and all(type(d) is int for d in shape)):
+            return False
+        if not (isinstance(dtype, str) and isinstance(state.get(k), torch.Tensor)):
+            return False
+    return (
+        isinstance(obj["module_class"], str)
+        and isinstance(obj["metadata"], dict)
+        and isinstance(obj["checksum"], str)
+        and (obj["optimizer"] is None or isinstance(obj["optimizer"], dict))
+        and all(isinstance(k, str) for k in state)
+    )
 
 
 def inspect_checkpoint(path: _PathLike, *, verify: bool = True) -> CheckpointInfo:

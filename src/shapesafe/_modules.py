@@ -22,14 +22,15 @@ from typing import Any, Literal, NamedTuple
 import torch
 from torch import nn
 
+from shapesafe._autograd import AutogradError
 from shapesafe._config import STATE
 from shapesafe._errors import ShapeError
+from shapesafe._numpy import NonFiniteError
 
 __all__ = [
     "AuditError",
     "AuditReport",
     "Finding",
-    "NonFiniteError",
     "StepStats",
     "audit",
     "evaluating",
@@ -42,12 +43,7 @@ class AuditError(ShapeError):
     """:func:`audit` found problems and was called with ``strict=True``."""
 
 
-class NonFiniteError(ShapeError):
-    """A loss, gradient or array holds NaN or infinity where finite values were required."""
-
-
-for _cls in (AuditError, NonFiniteError):
-    _cls.__module__ = "shapesafe"
+AuditError.__module__ = "shapesafe"
 
 
 # --------------------------------------------------------------------------------------
@@ -564,7 +560,7 @@ def train_step(
                 got=str(shape),
             )
         if not loss.requires_grad:
-            raise ShapeError(
+            raise AutogradError(
                 f"{fn}(): loss does not require grad, so backward() cannot reach the "
                 "parameters\n  hint: was it computed under torch.no_grad() / evaluating(), "
                 "detached, or are all parameters frozen (requires_grad=False)?",

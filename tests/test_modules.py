@@ -1,0 +1,391 @@
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from shapesafe._errors import ShapeError
+from shapesafe._modules import (
+    AuditError,
+    NonFiniteError,
+    StepStats,
+    audit,
+    evaluating,
+    sgd_step,
+    train_step,
+)
+
+# ---------------------------------------------------------------- module trees
+
+
+def _leaf(kind: int) -> nn.Module:
+    return [lambda: nn.Linear(3, 3), lambda: nn.Dropout(0.5), lambda: nn.BatchNorm1d(3)][kind]()
+
+
+module_trees = st.recursive(
+    st.integers(0, 2).map(_leaf),
+    lambda inner: st.lists(inner, min_size=1, max_size=3).map(lambda ms: nn.Sequential(*ms)),
+    max_leaves=8,
+)
+
+
+@st.composite
+def trees_with_flags(draw: st.DrawFn) -> tuple[nn.Module, list[bool]]:
+    tree = draw(module_trees)
+    mods = list(tree.modules())
+    flags = draw(st.lists(st.booleans(), min_size=len(mods), max_size=len(mods)))
+    for m, f in zip(mods, flags):
+        m.training = f
+    return tree, flags
+
+
+# ---------------------------------------------------------------- evaluating
+
+
+@given(trees_with_flags(), st.sampled_from(["no_grad", "inference", "enabled"]), st.booleans())
+@settings(max_examples=40)
+def test_evaluating_restores_every_flag_exactly(
+    tree_flags: tuple[nn.Module, list[bool]], grad: Any, raise_inside: bool
+) -> None:
+    tree, flags = tree_flags
+    grad_before = torch.is_grad_enabled()
+
+    class Boom(Exception):
+        pass
+
+    try:
+        with evaluating(tree, grad=grad):
+            assert all(not m.training for m in tree.modules())
+            assert torch.is_grad_enabled() == (grad == "enabled")
+            assert torch.is_inference_mode_enabled() == (grad == "inference")
+            if raise_inside:
+                raise Boom
+    except Boom:
+        assert raise_inside
+    assert [m.training for m in tree.modules()] == flags
+    assert torch.is_grad_enabled() == grad_before
+    assert not torch.is_inference_mode_enabled()
+
+
+@pytest.mark.values
+@given(module_trees, st.integers(0, 2**31 - 1))
+@settings(max_examples=30)
+def test_evaluating_matches_eval_plus_no_grad(tree: nn.Module, seed: int) -> None:
+    torch.manual_seed(seed)
+    x = torch.randn(5, 3)
+    tree.train()
+    tree(x)  # give batch norm some running statistics
+    with evaluating(tree):
+        got = tree(x)
+    tree.eval()
+    with torch.no_grad():
+        expected = tree(x)
+    assert torch.equal(got, expected)
+    assert not got.requires_grad
+
+
+@pytest.mark.values
+def test_evaluating_several_modules_and_outputs_usable_later() -> None:
+    policy, value = nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 1), nn.Dropout(0.1))
+    value[1].eval()  # a frozen-in-eval submodule stays so
+    with evaluating(policy, value):
+        assert not policy.training and not value.training
+        out = policy(torch.ones(1, 2))
+    assert policy.training and value.training and not value[1].training
+    # no_grad outputs (unlike inference-mode ones) can be used in training later
+    (value(out) * 2).sum().backward()
+    with evaluating(policy, grad="inference"):
+        inf = policy(torch.ones(1, 2))
+    assert inf.is_inference()
+
+
+def test_evaluating_bad_arguments() -> None:
+    bad_grad = evaluating(nn.Linear(1, 1), grad="off")  # type: ignore[arg-type]
+    with pytest.raises(ShapeError, match=r"evaluating\(\): argument `grad` must be 'no_grad'"):
+        bad_grad.__enter__()
+    bad_module = evaluating(nn.Linear(1, 1), "net")  # type: ignore[arg-type]
+    with pytest.raises(ShapeError, match=r"evaluating\(\): argument 1 must be a torch.nn.Module"):
+        bad_module.__enter__()
+
+
+# ---------------------------------------------------------------- audit
+
+
+class Hidden(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Linear(2, 2)
+        self.heads = [nn.Linear(2, 1), nn.Linear(2, 1)]
+        self.by_name = {"pi": nn.Linear(2, 1)}
+        self.scales = [nn.Parameter(torch.ones(2))]
+        self.log_std = torch.zeros(2, requires_grad=True)
+        self.alias = [self.body]  # aliases a registered module: fine
+        self.const = torch.ones(2)  # a plain constant tensor: fine
+
+
+def test_audit_finds_unregistered_modules_and_tensors() -> None:
+    report = audit(Hidden())
+    assert report.kinds() == [
+        "unregistered_module",
+        "unregistered_module",
+        "unregistered_module",
+        "unregistered_parameter",
+        "tensor_not_parameter",
+    ]
+    wheres = [f.where for f in report]
+    assert wheres == ["heads[0]", "heads[1]", "by_name['pi']", "scales[0]", "log_std"]
+    text = str(report)
+    assert text.startswith("audit(Hidden): 5 problems")
+    assert "[unregistered_module] heads[0]: Linear held in a plain list is not registered" in text
+    assert "hint: self.heads = nn.ModuleList(...)" in text
+    assert "hint: self.by_name = nn.ModuleDict(...)" in text
+    assert "hint: self.scales = nn.ParameterList(...)" in text
+    assert "hint: self.log_std = nn.Parameter(...)" in text
+    with pytest.raises(
+        AuditError, match=r"audit\(Hidden\): 5 problems\n  \[unregistered_module\] heads\[0\]"
+    ):
+        audit(Hidden(), strict=True)
+
+
+class Clean(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.heads = nn.ModuleList([nn.Linear(2, 1), nn.Linear(2, 1)])
+        self.log_std = nn.Parameter(torch.zeros(2))
+        self.register_buffer("mean", torch.zeros(2))
+
+
+def test_audit_clean_module() -> None:
+    net = Clean()
+    report = audit(net, torch.optim.Adam(net.parameters()), strict=True)
+    assert report.ok and len(report) == 0
+    assert str(report) == "audit(Clean): no problems found"
+
+
+def test_audit_optimizer_findings() -> None:
+    net = Clean()
+    net.heads[1].bias.requires_grad_(False)
+    old = nn.Linear(2, 2)
+    params = [net.heads[0].weight, net.heads[0].bias, net.heads[1].bias]
+    opt = torch.optim.SGD([{"params": params}, {"params": [old.weight]}], lr=0.1)
+    opt.param_groups[0]["params"].append(net.heads[0].weight)  # a duplicate slipped in
+    report = audit(net, opt)
+    assert report.kinds() == [
+        "frozen_in_optimizer",
+        "duplicate_in_optimizer",
+        "foreign_in_optimizer",
+        "missing_from_optimizer",
+        "missing_from_optimizer",
+    ]
+    text = str(report)
+    assert "[frozen_in_optimizer] heads.1.bias: has requires_grad=False" in text
+    assert "[foreign_in_optimizer] optimizer param_groups[1]['params'][0]: tensor (2, 2)" in text
+    assert (
+        "[duplicate_in_optimizer] heads.0.weight: held by the optimizer twice "
+        "(optimizer param_groups[0]['params'][0] and optimizer param_groups[0]['params'][3])"
+    ) in text
+    assert "[missing_from_optimizer] heads.1.weight: trainable parameter (1, 2)" in text
+    assert "[missing_from_optimizer] log_std" in text
+
+
+@given(module_trees, st.data())
+@settings(max_examples=30)
+def test_audit_missing_from_optimizer_matches_reference(tree: nn.Module, data: Any) -> None:
+    named = list(tree.named_parameters())
+    keep = data.draw(st.lists(st.booleans(), min_size=len(named), max_size=len(named)))
+    chosen = [p for (_, p), k in zip(named, keep) if k]
+    report = audit(tree, torch.optim.SGD(chosen, lr=0.1) if chosen else None)
+    if not chosen:
+        assert report.ok
+        return
+    missing = [f.where for f in report if f.kind == "missing_from_optimizer"]
+    assert missing == [n for (n, _), k in zip(named, keep) if not k]
+    assert report.kinds() == ["missing_from_optimizer"] * len(missing)
+
+
+def test_audit_train_mode_at_evaluation() -> None:
+    net = nn.Sequential(nn.Linear(2, 2), nn.Dropout(0.2))
+    report = audit(net, evaluation=True)
+    assert report.kinds() == ["train_mode_at_eval"] * 3
+    assert [f.where for f in report] == ["(root)", "0", "1"]
+    assert "Dropout is in train mode at evaluation" in str(report)
+    assert "with evaluating(model):" in str(report)
+    with evaluating(net):
+        assert audit(net, evaluation=True).ok
+
+
+def test_audit_bad_argument() -> None:
+    with pytest.raises(ShapeError, match=r"audit\(\): argument `module` must be a torch.nn.Module"):
+        audit([nn.Linear(1, 1)])  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- sgd_step
+
+
+@pytest.mark.values
+@given(
+    momentum=st.sampled_from([0.0, 0.5, 0.9]),
+    dampening=st.sampled_from([0.0, 0.1]),
+    weight_decay=st.sampled_from([0.0, 1e-2]),
+    nesterov=st.booleans(),
+    maximize=st.booleans(),
+    lr=st.floats(1e-4, 1.0),
+    seed=st.integers(0, 2**31 - 1),
+    foreach=st.booleans(),
+)
+@settings(max_examples=40)
+def test_sgd_step_matches_torch_sgd_bit_for_bit(
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    maximize: bool,
+    lr: float,
+    seed: int,
+    foreach: bool,
+) -> None:
+    if nesterov and (momentum == 0 or dampening != 0):
+        nesterov = False
+    torch.manual_seed(seed)
+    ref = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    mine = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))
+    mine.load_state_dict(ref.state_dict())
+    mine[2].bias.requires_grad_(False)  # a parameter without grad is skipped by both
+    ref[2].bias.requires_grad_(False)
+    kw = dict(
+        momentum=momentum,
+        dampening=dampening,
+        weight_decay=weight_decay,
+        nesterov=nesterov,
+        maximize=maximize,
+    )
+    opt = torch.optim.SGD(ref.parameters(), lr=lr, foreach=foreach, **kw)  # type: ignore[arg-type]
+    buffers: list[torch.Tensor | None] = [None] * len(list(mine.parameters()))
+    for _ in range(3):
+        x = torch.randn(5, 3)
+        for net in (ref, mine):
+            net.zero_grad()
+            net(x).pow(2).mean().backward()
+        opt.step()
+        sgd_step(mine, lr, buffers=buffers, **kw)  # type: ignore[arg-type]
+        for a, b in zip(ref.parameters(), mine.parameters()):
+            assert torch.equal(a, b)
+
+
+@pytest.mark.values
+def test_sgd_step_matches_the_seeds_manual_loop() -> None:
+    torch.manual_seed(0)
+    a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(4, 2)
+    for net in (a, b):
+        net(x).pow(2).sum().backward()
+    for p in a.parameters():  # the seed's loop
+        p.data.add_(-0.001 * p.grad)
+    sgd_step(b.parameters(), lr=0.001)
+    for p, q in zip(a.parameters(), b.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-7)
+        assert q.grad is not None  # not zeroed (SGD.step does not either)
+
+
+def test_sgd_step_bad_arguments() -> None:
+    w = torch.ones(2, requires_grad=True)
+    with pytest.raises(ValueError, match=r"invalid learning rate -1"):
+        sgd_step([w], lr=-1)
+    with pytest.raises(ValueError, match=r"Nesterov momentum requires"):
+        sgd_step([w], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match=r"momentum needs `buffers`(?s:.*)hint: bufs = \[None\]"):
+        sgd_step([w], lr=0.1, momentum=0.9)
+    with pytest.raises(ShapeError, match=r"`buffers` has 3 slots for 1 parameters"):
+        sgd_step(w, lr=0.1, momentum=0.9, buffers=[None] * 3)
+
+
+# ---------------------------------------------------------------- train_step
+
+
+def mse(m: nn.Module, b: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    return nn.functional.mse_loss(m(b[0]), b[1])
+
+
+@pytest.mark.values
+@given(seed=st.integers(0, 2**31 - 1), clip=st.sampled_from([None, 0.1, 10.0]))
+@settings(max_examples=20)
+def test_train_step_matches_the_seeds_loop(seed: int, clip: float | None) -> None:
+    torch.manual_seed(seed)
+    a, b = nn.Linear(3, 2), nn.Linear(3, 2)
+    b.load_state_dict(a.state_dict())
+    opt_a = torch.optim.Adam(a.parameters(), lr=1e-2)
+    opt_b = torch.optim.Adam(b.parameters(), lr=1e-2)
+    for _ in range(3):
+        batch = (torch.randn(8, 3), torch.randn(8, 2))
+        loss = mse(a, batch)  # the seed's order
+        opt_a.zero_grad()
+        loss.backward()
+        norm = None
+        if clip is not None:
+            norm = float(nn.utils.clip_grad_norm_(a.parameters(), clip))
+        opt_a.step()
+        stats = train_step(b, mse, batch, opt_b, max_grad_norm=clip)
+        assert isinstance(stats, StepStats)
+        assert stats.loss == loss.item() and stats.grad_norm == norm
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_train_step_refuses_non_scalar_losses() -> None:
+    net = nn.Linear(3, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    x = torch.randn(4, 3)
+    before = [p.clone() for p in net.parameters()]
+    with pytest.raises(
+        ShapeError,
+        match=r"train_step\(\): loss must be a scalar \(shape \(\)\), got shape \(4, 1\)\n"
+        r"  hint: reduce it: \.mean\(\)",
+    ):
+        train_step(net, lambda m, b: m(b) ** 2, x, opt)
+    with pytest.raises(ShapeError, match=r"got shape \(1,\)\n  hint: it has one element"):
+        train_step(net, lambda m, b: (m(b) ** 2).sum().reshape(1), x, opt)
+    with pytest.raises(ShapeError, match=r"loss_fn returned float, expected a 0-d tensor"):
+        train_step(net, lambda m, b: (m(b) ** 2).sum().item(), x, opt)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ShapeError, match=r"loss does not require grad(?s:.*)evaluating\(\)"):
+        train_step(net, lambda m, b: (m(b) ** 2).sum().detach(), x, opt)
+    assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_train_step_refuses_non_finite_loss_before_backward(bad: float) -> None:
+    net = nn.Linear(3, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    before = [p.clone() for p in net.parameters()]
+    with pytest.raises(
+        NonFiniteError, match=rf"train_step\(\): loss is {bad}; the parameters were not updated"
+    ):
+        train_step(net, lambda m, b: m(b).sum() * 0 + bad, torch.ones(2, 3), opt)
+    assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
+    assert all(p.grad is None for p in net.parameters())  # backward never ran
+
+
+def test_train_step_refuses_non_finite_gradient_norm() -> None:
+    net = nn.Linear(1, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    before = [p.clone() for p in net.parameters()]
+    x = torch.tensor([[0.0]])
+    # finite loss, infinite gradient: d/dw sqrt(|w*0|) at 0
+    with pytest.raises(NonFiniteError, match=r"gradient norm is (nan|inf); the parameters were"):
+        train_step(net, lambda m, b: (m(b) - m.bias).abs().sqrt().sum(), x, opt, max_grad_norm=1.0)
+    assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
+
+
+def test_train_step_zeroes_stale_gradients_first() -> None:
+    net = nn.Linear(2, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.0)
+    for p in net.parameters():
+        p.grad = torch.full_like(p, 100.0)  # stale gradient from somewhere else
+    x = torch.ones(3, 2)
+    train_step(net, lambda m, b: m(b).sum(), x, opt)
+    assert torch.equal(net.weight.grad, torch.full((1, 2), 3.0))

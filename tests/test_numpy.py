@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+from typing import Any
+
+import hypothesis.extra.numpy as hnp
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+from jaxtyping import Float, Int
+
+from shapesafe._config import enabled
+from shapesafe._errors import DtypeError, ShapeError
+from shapesafe._numpy import NonFiniteError, from_numpy, to_numpy
+
+NUMERIC = [
+    np.float16,
+    np.float32,
+    np.float64,
+    np.int8,
+    np.int16,
+    np.int32,
+    np.int64,
+    np.uint8,
+    np.uint16,
+    np.uint32,
+    np.bool_,
+    np.complex64,
+    np.complex128,
+]
+
+
+def policy(dt: np.dtype[Any]) -> torch.dtype:
+    """The documented default policy, written out independently."""
+    if dt.kind == "f":
+        return torch.float32
+    if dt.kind in "iu":
+        return torch.int64
+    if dt.kind == "b":
+        return torch.bool
+    return torch.complex64
+
+
+@st.composite
+def arrays(draw: st.DrawFn) -> np.ndarray:
+    dt = np.dtype(draw(st.sampled_from(NUMERIC)))
+    if draw(st.booleans()):
+        dt = dt.newbyteorder(">") if dt.itemsize > 1 else dt
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
+    a = draw(
+        hnp.arrays(
+            dt,
+            shape,
+            elements={"allow_nan": False, "allow_infinity": False} if dt.kind in "fc" else None,
+        )
+    )
+    view = draw(st.sampled_from(["plain", "reversed", "transposed", "readonly"]))
+    if view == "reversed" and a.ndim:
+        a = a[::-1]
+    elif view == "transposed":
+        a = a.T
+    elif view == "readonly":
+        a.flags.writeable = False
+    return a
+
+
+# ---------------------------------------------------------------- from_numpy values
+
+
+@pytest.mark.values
+@given(arrays())
+def test_from_numpy_policy_values_and_no_aliasing(a: np.ndarray) -> None:
+    t = from_numpy(a)
+    assert t.dtype == policy(a.dtype)
+    assert tuple(t.shape) == a.shape
+    expected = torch.from_numpy(np.array(a, order="C").astype(a.dtype.newbyteorder("="))).to(
+        policy(a.dtype)
+    )
+    assert torch.equal(t, expected)
+    assert t.is_contiguous()
+    if a.size:
+        before = a.copy()
+        t.view(-1)[0] = 1 if t.dtype != torch.bool else not bool(t.view(-1)[0])
+        np.testing.assert_array_equal(a, before)  # mutating the tensor leaves the source
+        if a.flags.writeable:
+            snapshot = t.clone()
+            a.reshape(-1)[0] = 0  # and mutating the source leaves the tensor (reshape may copy)
+            a[(0,) * a.ndim] = 0
+            assert torch.equal(t, snapshot)
+
+
+@pytest.mark.values
+@given(arrays())
+def test_from_numpy_keep_and_explicit_dtypes(a: np.ndarray) -> None:
+    kept = from_numpy(a, dtype="keep")
+    assert kept.dtype == torch.from_numpy(np.empty(0, a.dtype.newbyteorder("="))).dtype
+    np.testing.assert_array_equal(kept.numpy(), a)
+    if a.dtype.kind != "c":
+        forced = from_numpy(a, dtype=torch.float64)
+        assert forced.dtype == torch.float64
+        np.testing.assert_array_equal(forced.numpy(), a.astype(np.float64))
+
+
+@pytest.mark.values
+def test_from_numpy_scalars_lists_and_default_dtype() -> None:
+    assert from_numpy(np.float64(2.5)).dtype == torch.float32
+    assert from_numpy(3).dtype == torch.int64 and from_numpy(3).shape == ()
+    assert torch.equal(from_numpy([[1.5, 2.0]]), torch.tensor([[1.5, 2.0]]))
+    assert from_numpy(True).dtype == torch.bool
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        assert from_numpy(np.zeros(2, np.float32)).dtype == torch.float64
+        assert from_numpy(np.zeros(2, np.complex64)).dtype == torch.complex128
+    finally:
+        torch.set_default_dtype(previous)
+    t = from_numpy(np.ones(2), dtype=torch.bfloat16, device="cpu")
+    assert t.dtype == torch.bfloat16 and torch.equal(t.float(), torch.ones(2))
+
+
+@pytest.mark.values
+def test_from_numpy_read_only_array_gives_writable_tensor_without_warning() -> None:
+    a = np.arange(4.0)
+    a.flags.writeable = False
+    t = from_numpy(a)  # torch.from_numpy would warn (an error under our pytest settings)
+    t[0] = 9.0
+    assert a[0] == 0.0
+
+
+# ---------------------------------------------------------------- from_numpy errors
+
+
+def test_from_numpy_refuses_object_string_and_ragged() -> None:
+    with pytest.raises(
+        DtypeError,
+        match=r"from_numpy\(\): argument `array` has object dtype \(array \(2,\) object\), "
+        r"which has no tensor equivalent\n  hint: an object array usually comes from a ragged",
+    ):
+        from_numpy(np.array([np.zeros(2), np.zeros(3)], dtype=object))
+    with pytest.raises(DtypeError, match=r"has string dtype \(array \(1,\) <U3\)"):
+        from_numpy(np.array(["abc"]))
+    with pytest.raises(DtypeError, match=r"has datetime dtype"):
+        from_numpy(np.array(["2024-01-01"], dtype="datetime64[D]"))
+    with pytest.raises(
+        DtypeError,
+        match=r"cannot be made into a numeric array: .*inhomogeneous(?s:.*)hint: the elements "
+        r"have different shapes",
+    ):
+        from_numpy([[1.0, 2.0], [3.0]])
+
+
+def test_from_numpy_refuses_tensors_and_bad_dtype_argument() -> None:
+    with pytest.raises(DtypeError, match=r"is already a torch.Tensor \(2,\)\n  hint: use t.to"):
+        from_numpy(torch.zeros(2))
+    with pytest.raises(DtypeError, match=r"`dtype` must be None, 'keep' or a torch.dtype, got"):
+        from_numpy(np.zeros(2), dtype=np.float32)  # type: ignore[arg-type]
+
+
+def test_from_numpy_check_finite() -> None:
+    a = np.zeros((3, 2))
+    a[1, 0] = np.nan
+    a[2, 1] = np.inf
+    with pytest.raises(
+        NonFiniteError,
+        match=r"from_numpy\(\): argument `array` \(array \(3, 2\) float64\) holds 1 NaN and 1 "
+        r"inf values \(first at index \(1, 0\)\)\n  hint: the simulator diverged",
+    ):
+        from_numpy(a, check_finite=True)
+    with pytest.raises(NonFiniteError, match=r"holds 1 NaN and 0 inf value\n"):
+        from_numpy(np.float64("nan"), check_finite=True)
+    with pytest.raises(
+        NonFiniteError, match=r"holds values up to 1e\+39 that overflow to inf in float32"
+    ):
+        from_numpy(np.array([1.0, 1e39]), check_finite=True)
+    # the same values pass when not asked to check, or with float64 kept
+    assert torch.isnan(from_numpy(a)).any()
+    assert from_numpy(np.array([1e39]), dtype=torch.float64, check_finite=True).item() == 1e39
+    with enabled(False):
+        assert torch.isinf(from_numpy(np.array([1e39]), check_finite=True)).all()
+
+
+def test_from_numpy_shape_spec_and_shared_dims() -> None:
+    dims: dict[str, Any] = {}
+    obs = from_numpy(np.zeros((4, 3)), "batch obs", dims=dims)
+    assert obs.shape == (4, 3) and dims == {"batch": 4, "obs": 3}
+    with pytest.raises(ShapeError, match=r"from_numpy\(\): argument `array` axis 0 \('batch'\)"):
+        from_numpy(np.zeros((5, 2)), "batch act", dims=dims)
+    acts = from_numpy(np.zeros(4, np.int32), Int[torch.Tensor, "batch"], dims=dims)
+    assert acts.dtype == torch.int64
+    with pytest.raises(DtypeError, match=r"from_numpy\(\): argument `array`: expected dtype Float"):
+        from_numpy(np.zeros(4, np.int32), Float[torch.Tensor, "batch"])
+    with enabled(False):
+        assert from_numpy(np.zeros((5, 2)), "batch act", dims={"batch": 4}).shape == (5, 2)
+
+
+# ---------------------------------------------------------------- to_numpy
+
+
+@st.composite
+def tensors(draw: st.DrawFn) -> torch.Tensor:
+    dt = draw(st.sampled_from([torch.float32, torch.float64, torch.int64, torch.bool]))
+    a = draw(
+        hnp.arrays(
+            np.dtype(str(dt).removeprefix("torch.")),
+            hnp.array_shapes(min_dims=0, max_dims=3, max_side=4),
+            elements={"allow_nan": False} if dt.is_floating_point else None,
+        )
+    )
+    t = torch.from_numpy(a.copy())
+    if dt.is_floating_point and draw(st.booleans()):
+        t = t.requires_grad_(True) * 1.0  # non-leaf that requires grad
+    if t.dim() >= 2 and draw(st.booleans()):
+        t = t.transpose(0, 1)
+    return t
+
+
+@pytest.mark.values
+@given(tensors())
+def test_to_numpy_values_and_no_aliasing(t: torch.Tensor) -> None:
+    a = to_numpy(t)
+    expected = t.detach().numpy()
+    np.testing.assert_array_equal(a, expected)
+    assert a.dtype == expected.dtype and a.flags.writeable
+    if a.size:
+        snapshot = t.detach().clone()
+        a.reshape(-1)[0] = 1
+        a[(0,) * a.ndim] = not a[(0,) * a.ndim] if a.dtype == bool else 7
+        assert torch.equal(t.detach(), snapshot)  # mutating the copy leaves the tensor
+        before = a.copy()
+        with torch.no_grad():
+            t[(0,) * t.dim()] = 0 if t.dtype != torch.bool else True
+        np.testing.assert_array_equal(a, before)  # and mutating the tensor leaves the copy
+
+
+@pytest.mark.values
+def test_to_numpy_special_tensors() -> None:
+    with torch.inference_mode():
+        inf = torch.ones(2) * 3
+    np.testing.assert_array_equal(to_numpy(inf), [3.0, 3.0])
+    np.testing.assert_array_equal(to_numpy(torch.tensor([1 + 2j]).conj()), [1 - 2j])
+    np.testing.assert_array_equal(to_numpy(-torch.tensor([1 + 2j]).conj().imag), [2.0])
+    b = to_numpy(torch.tensor([1.5, -2.0], dtype=torch.bfloat16))
+    assert b.dtype == np.float32 and b.tolist() == [1.5, -2.0]
+
+
+def test_to_numpy_errors_and_spec() -> None:
+    dims: dict[str, Any] = {}
+    to_numpy(torch.zeros(3, 2), "n d", dims=dims)
+    assert dims == {"n": 3, "d": 2}
+    with pytest.raises(DtypeError, match=r"to_numpy\(\): argument `tensor` must be a torch.Tensor"):
+        to_numpy(np.zeros(2))  # type: ignore[arg-type]
+    with pytest.raises(DtypeError, match=r"is a torch.sparse_coo tensor\n  hint: densify"):
+        to_numpy(torch.ones(2).to_sparse())
+    with pytest.raises(ShapeError, match=r"to_numpy\(\): argument `tensor` axis 1"):
+        to_numpy(torch.zeros(3, 2), "n d", dims={"d": 3})
+
+
+def test_the_seeds_detach_numpy_trap_is_real() -> None:
+    """The aliasing to_numpy avoids: detach().numpy() shares memory with y."""
+    y = torch.ones(3, requires_grad=True)
+    y.detach().numpy()[0] = 5.0
+    assert y[0].item() == 5.0
+    z = torch.ones(3, requires_grad=True)
+    to_numpy(z)[0] = 5.0
+    assert z[0].item() == 1.0

@@ -118,7 +118,7 @@ def test_size_one_expansion_follows_the_setting(
 def test_scalars_and_0d_tensors_never_raise(x: torch.Tensor, op: str, kind: str) -> None:
     s = 2.5 if kind == "python" else torch.tensor(2.5)
     fn = OPS[op][1]
-    if kind == "python" and op in ("maximum", "sub-method", "torch.add", "where", "lerp"):
+    if kind == "python" and op in ("maximum", "sub-method", "torch.add", "where", "lerp", "rsub"):
         s = torch.tensor(2.5)
     expected = (fn(x, s), fn(s, x)) if isinstance(s, torch.Tensor) else (fn(x, s),)  # type: ignore[arg-type]
     with strict_broadcasting(allow_size_one=False):

@@ -699,4 +699,3 @@ def check_shape(
         message, fields = format_failure(function, node, value, failure, b)
         raise (failure.exc or ShapeError)(message, function=function, **fields) from None
     return b.public()
-

@@ -296,9 +296,10 @@ class Demonstrations:
         if p.is_dir():
             raise ValueError(f"Demonstrations.load(): {str(p)!r} is a directory, not a .npz file")
         try:
-            with np.load(p, allow_pickle=False) as npz:
-                if not isinstance(npz, np.lib.npyio.NpzFile):
-                    raise ValueError("a single .npy array")
+            loaded = np.load(p, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError("it holds a single array, not named arrays")
+            with loaded as npz:
                 arrays = {k: npz[k] for k in npz.files}
         except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
             raise ValueError(
@@ -310,7 +311,8 @@ class Demonstrations:
         def pick(keys: tuple[str, ...], what: str) -> np.ndarray[Any, Any]:
             for k in keys:
                 if k in arrays:
-                    return arrays.pop(k)
+                    found_array: np.ndarray[Any, Any] = arrays.pop(k)
+                    return found_array
             found = ", ".join(sorted(arrays)) or "no arrays"
             raise ValueError(
                 f"Demonstrations.load(): {str(p)!r} has no {what} array "

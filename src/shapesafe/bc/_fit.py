@@ -22,15 +22,16 @@ from shapesafe._checkpoint import (
 )
 from shapesafe._config import enabled
 from shapesafe._errors import DtypeError, ShapeError
-from shapesafe.bc._compat import evaluating
+from shapesafe._modules import evaluating
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc._policies import Policy
 
 __all__ = ["FitResult", "NonFiniteLossError", "evaluate", "fit", "plot_losses"]
 
 CHECKPOINT_NAME = "last.pt"
+_CHECK_EACH_STEP_ON_CPU = True  # tests turn this off to exercise the accelerator path
 
-_OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+_OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
     "adamw": torch.optim.AdamW,
     "sgd": torch.optim.SGD,
@@ -125,8 +126,9 @@ def _check_compatible(policy: Policy, demos: Demonstrations) -> None:
         elif len(obs_shape) == 1:
             hint = f"\n  hint: build the policy with obs_dim={obs_shape[0]}"
         raise ShapeError(
-            f"fit(): argument `demos`: observations have shape (N, {', '.join(map(str, obs_shape))})"
-            f" but {name} expects (N, obs={policy.obs_dim}){hint}",
+            f"fit(): argument `demos`: observations have shape "
+            f"(N, {', '.join(map(str, obs_shape))}) but {name} expects "
+            f"(N, obs={policy.obs_dim}){hint}",
             function="fit",
             argument="demos",
             axis=1,
@@ -426,6 +428,23 @@ def fit(
         result.checkpoint_step = step
     epoch_rng = gen.get_state()
 
+    def non_finite(bad_step: int, value: float, applied: bool) -> NonFiniteLossError:
+        kept = "" if applied else f" before its update (the policy holds step {bad_step - 1})"
+        where = (
+            f"the last good checkpoint (step {result.checkpoint_step}) is kept at "
+            f"{str(result.checkpoint)!r}"
+            if result.checkpoint is not None
+            else "no checkpoint was written (pass checkpoint_dir= to keep one)"
+        )
+        return NonFiniteLossError(
+            f"fit(): the training loss became {value} at step {bad_step}; training "
+            f"stopped{kept}; {where}\n"
+            "  hint: lower the learning rate, set max_grad_norm=, or look for extreme "
+            "values in the data",
+            step=bad_step,
+            last_checkpoint=result.checkpoint,
+        )
+
     def flush(upto: int) -> None:
         # Check the losses of the steps since the last flush; raise on the first bad one.
         if not pending:
@@ -434,22 +453,7 @@ def fit(
         finite = torch.isfinite(losses)
         if not bool(finite.all()):
             first = int((~finite).nonzero()[0, 0])
-            bad_step = upto - len(pending) + first + 1
-            value = float(losses[first])
-            where = (
-                f"the last good checkpoint (step {result.checkpoint_step}) is kept at "
-                f"{str(result.checkpoint)!r}"
-                if result.checkpoint is not None
-                else "no checkpoint was written (pass checkpoint_dir= to keep one)"
-            )
-            raise NonFiniteLossError(
-                f"fit(): the training loss became {value} at step {bad_step}; training "
-                f"stopped and {where}\n"
-                "  hint: lower the learning rate, set max_grad_norm=, or look for extreme "
-                "values in the data",
-                step=bad_step,
-                last_checkpoint=result.checkpoint,
-            )
+            raise non_finite(upto - len(pending) + first + 1, float(losses[first]), True)
 
     def save(at: int) -> None:
         assert ckpt_path is not None
@@ -476,10 +480,14 @@ def fit(
 
     obs_all, act_all = train.observations, train.actions
     loss_fn = policy.loss
-    was_training = policy.training
+    modes = [(m, m.training) for m in policy.modules()]
     policy.train()
     t0 = time.perf_counter()
     check_ctx = enabled(checks) if checks is not None else contextlib.nullcontext()
+    # On the CPU, reading the loss each step is cheap: a bad loss stops training before its
+    # update. On accelerators that would synchronise every step, so losses are checked at
+    # log points and checkpoints (and when a step fails, e.g. on NaN parameters).
+    check_each_step = obs_all.device.type == "cpu" and _CHECK_EACH_STEP_ON_CPU
     try:
         with check_ctx, _progress(progress, total, min(step, total)) as bar:
             while step < total:
@@ -490,9 +498,11 @@ def fit(
                 perm = torch.randperm(n, generator=gen, device=obs_all.device)
                 for b in range(step % per_epoch, per_epoch):
                     idx = perm[b * batch_size : (b + 1) * batch_size]
-                    loss = loss_fn((obs_all[idx], act_all[idx]))
+                    loss: Tensor = loss_fn((obs_all[idx], act_all[idx]))
+                    if check_each_step and not math.isfinite(loss.item()):
+                        raise non_finite(step + 1, loss.item(), False)
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
+                    loss.backward()  # type: ignore[no-untyped-call]
                     if max_grad_norm is not None:
                         nn.utils.clip_grad_norm_(policy.parameters(), max_grad_norm)
                     opt.step()
@@ -518,8 +528,16 @@ def fit(
                         save(step)
                     if step >= total:
                         break
+    except (ValueError, RuntimeError) as exc:
+        # A step that fails after a non-finite loss (NaN parameters) reports the loss.
+        try:
+            flush(step)
+        except NonFiniteLossError as nan_error:
+            raise nan_error from exc
+        raise
     finally:
-        policy.train(was_training)
+        for m, flag in modes:  # each submodule's own flag, as evaluating() does
+            m.training = flag
     result.total_steps = step
     result.seconds = time.perf_counter() - t0
     return result

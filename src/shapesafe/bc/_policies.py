@@ -13,8 +13,11 @@ import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor, nn
 
+from shapesafe._check import check
+from shapesafe._config import STATE
 from shapesafe._errors import DtypeError, ShapeError
-from shapesafe.bc._compat import DiagNormal, check, evaluating
+from shapesafe._modules import evaluating
+from shapesafe.distributions import DiagNormal, Dist
 
 __all__ = [
     "ACTIVATIONS",
@@ -119,6 +122,69 @@ class Policy(nn.Module, abc.ABC):
     def _sample(self, obs: Tensor) -> Tensor:
         return self.predict(obs)
 
+    def _check_batch(self, obs: Any, actions: Any) -> None:
+        """The shape checks of :meth:`loss` (run only while checks are on)."""
+        name = f"{type(self).__name__}.loss"
+        for what, value in (("observations", obs), ("actions", actions)):
+            if not isinstance(value, Tensor) or not value.is_floating_point():
+                kind = value.dtype if isinstance(value, Tensor) else type(value).__name__
+                raise DtypeError(
+                    f"{name}(): argument `batch` ({what}): expected a float tensor, got {kind}",
+                    function=name,
+                    argument="batch",
+                    expected="float tensor",
+                    got=str(kind),
+                )
+        if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
+            raise ShapeError(
+                f"{name}(): argument `batch` (observations): expected shape "
+                f"(batch, obs={self.obs_dim}), got {tuple(obs.shape)}",
+                function=name,
+                argument="batch",
+                expected=f"(batch, {self.obs_dim})",
+                got=str(tuple(obs.shape)),
+                bindings={"obs": self.obs_dim},
+            )
+        expected = (obs.shape[0], self.act_dim)
+        if actions.shape != expected:
+            got = tuple(actions.shape)
+            hint = ""
+            if got == (*expected, 1):
+                hint = "\n  hint: the actions have a trailing axis of size 1; actions.squeeze(-1)?"
+            elif got == expected[:1] and self.act_dim == 1:
+                hint = "\n  hint: the actions lack the act axis; actions.unsqueeze(-1)?"
+            raise ShapeError(
+                f"{name}(): argument `batch` (actions): expected shape (batch, act) = "
+                f"{expected} to match the observations and the policy's act_dim, got {got}"
+                f"{hint}",
+                function=name,
+                argument="batch",
+                expected=str(expected),
+                got=str(got),
+                bindings={"batch": expected[0], "act": self.act_dim},
+            )
+
+    def _obs_size_error(self, obs: Tensor) -> ShapeError:
+        name = f"{type(self).__name__}.forward"
+        got = tuple(obs.shape)
+        if obs.shape[0] == self.obs_dim:
+            hint = "the axes look swapped; did you mean obs.T?"
+        else:
+            hint = (
+                f"this policy was built with obs_dim={self.obs_dim}; check where the "
+                f"observations come from, or build the policy with obs_dim={obs.shape[-1]}"
+            )
+        return ShapeError(
+            f"{name}(): argument `obs` axis 1 ('obs'): expected obs={self.obs_dim} (the "
+            f"policy's obs_dim), got shape {got}\n  hint: {hint}",
+            function=name,
+            argument="obs",
+            axis=1,
+            expected=f"obs={self.obs_dim}",
+            got=str(got),
+            bindings={"batch": got[0], "obs": self.obs_dim},
+        )
+
     def act(self, obs: Any, *, deterministic: bool = False) -> np.ndarray[Any, Any]:
         """Actions for an environment: numpy (or tensor) in, numpy out.
 
@@ -165,16 +231,16 @@ class Policy(nn.Module, abc.ABC):
                 got=str(got),
                 bindings={"obs": self.obs_dim},
             )
-        with evaluating(self), torch.no_grad():
+        with evaluating(self):
             a = self.predict(x) if deterministic else self._sample(x)
         out = a.cpu().numpy()
         return out[0] if single else out
 
 
-_ActionDist = torch.distributions.Distribution
+_LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
 
 
-def _diag_normal(loc: Tensor, scale: Tensor) -> torch.distributions.Distribution:
+def _diag_normal(loc: Tensor, scale: Tensor) -> DiagNormal:
     # The one place the policy builds its action distribution.
     return DiagNormal(loc, scale)
 
@@ -260,25 +326,31 @@ class GaussianPolicy(Policy):
         }
 
     def _loc_log_std(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """``loc`` (batch, act) and the clamped log-std: (batch, act), or (act,) when it is
+        a learned parameter."""
         out = self.net(obs)
         if self.state_dependent_std:
             loc, log_std = out[..., : self.act_dim], out[..., self.act_dim :]
         else:
-            loc, log_std = out, self.log_std.expand_as(out)
+            loc, log_std = out, self.log_std
         return loc, log_std.clamp(self.log_std_min, self.log_std_max)
 
     @check
-    def forward(self, obs: Float[Tensor, "batch obs"]) -> _ActionDist:
+    def forward(self, obs: Float[Tensor, "batch obs"]) -> Dist[DiagNormal, "batch", "act"]:
         """The action distribution: batch ``(batch,)``, event ``(act,)``."""
+        if STATE.enabled and obs.shape[1] != self.obs_dim:
+            raise self._obs_size_error(obs) from None
         loc, log_std = self._loc_log_std(obs)
-        return _diag_normal(loc, log_std.exp())
+        return _diag_normal(loc, log_std.exp().expand_as(loc))
 
     def predict(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
         """The mean action."""
-        return self._loc_log_std(obs)[0]
+        dist: DiagNormal = self(obs)
+        return dist.mean
 
     def _sample(self, obs: Tensor) -> Tensor:
-        return self(obs).sample()
+        dist: DiagNormal = self(obs)
+        return dist.sample()
 
     def std(self, obs: Float[Tensor, "batch obs"] | None = None) -> Tensor:
         """The standard deviation: ``(act,)`` for a learned parameter, or ``(batch, act)``
@@ -290,9 +362,17 @@ class GaussianPolicy(Policy):
         return self._loc_log_std(obs)[1].exp()
 
     def loss(self, batch: tuple[Tensor, Tensor]) -> Float[Tensor, ""]:
-        """Mean negative log-likelihood of the actions under the policy."""
+        """Mean negative log-likelihood of the actions under the policy:
+        ``-self(obs).log_prob(actions).mean()``, computed in closed form (the formula of
+        ``torch.distributions.Normal.log_prob``) without building a distribution object
+        per step. ``batch`` is ``(observations (batch, obs), actions (batch, act))``."""
         obs, actions = batch
-        return -self(obs).log_prob(actions).mean()
+        if STATE.enabled:
+            self._check_batch(obs, actions)
+        loc, log_std = self._loc_log_std(obs)
+        # log N(a; loc, σ²) = -(a - loc)² / (2σ²) - log σ - log √(2π), summed over act
+        log_prob = -((actions - loc) ** 2) / (2 * (2 * log_std).exp()) - log_std - _LOG_SQRT_2PI
+        return -log_prob.sum(-1).mean()
 
 
 class DeterministicPolicy(Policy):
@@ -335,6 +415,8 @@ class DeterministicPolicy(Policy):
     @check
     def forward(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
         """The actions."""
+        if STATE.enabled and obs.shape[1] != self.obs_dim:
+            raise self._obs_size_error(obs) from None
         out: Tensor = self.net(obs)
         return out
 
@@ -344,8 +426,11 @@ class DeterministicPolicy(Policy):
         return out
 
     def loss(self, batch: tuple[Tensor, Tensor]) -> Float[Tensor, ""]:
-        """Mean squared error between predicted and demonstrated actions."""
+        """Mean squared error between predicted and demonstrated actions.
+        ``batch`` is ``(observations (batch, obs), actions (batch, act))``."""
         obs, actions = batch
+        if STATE.enabled:
+            self._check_batch(obs, actions)
         return F.mse_loss(self(obs), actions)
 
 

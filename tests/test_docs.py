@@ -4,12 +4,19 @@ per page, so a page's examples may build on each other. Blocks fenced as ```text
 
 from __future__ import annotations
 
+import doctest
+import importlib
+import pkgutil
 import re
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis.errors import NonInteractiveExampleWarning
+
+import shapesafe
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
@@ -37,3 +44,53 @@ def test_every_page_has_runnable_examples() -> None:
         if page.name in {"README.md"} or page.parent.name == "reference":
             continue
         assert _blocks(page), f"{page} has no ```python examples"
+
+
+PUBLIC_MODULES = (
+    "shapesafe",
+    "shapesafe.ops",
+    "shapesafe.strict",
+    "shapesafe.distributions",
+    "shapesafe.bc",
+    "shapesafe.testing",
+)
+MODULES = sorted(
+    info.name
+    for info in pkgutil.walk_packages(shapesafe.__path__, "shapesafe.")
+    if info.name != "shapesafe.__main__"
+)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The ``>>>`` examples in docstrings are rendered into the API reference: they run too."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    module = importlib.import_module(name)
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False
+    )
+    with warnings.catch_warnings():
+        # ``strategy.example()`` in shapesafe.testing's docstrings is meant for the REPL
+        warnings.simplefilter("ignore", NonInteractiveExampleWarning)
+        for test in finder.find(module, name):
+            runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, capsys.readouterr().out
+
+
+def test_the_api_reference_lists_every_public_name() -> None:
+    reference = (ROOT / "docs" / "reference" / "api.md").read_text(encoding="utf-8")
+    listed = set()
+    for path in re.findall(r"^::: ([\w.]+)$", reference, re.M):
+        module, _, attr = path.rpartition(".")
+        listed.add(id(getattr(importlib.import_module(module), attr)))
+    for name in PUBLIC_MODULES:
+        module = importlib.import_module(name)
+        for public in module.__all__:
+            if not public.startswith("__"):
+                obj = getattr(module, public)
+                assert id(obj) in listed, f"{name}.{public} is missing from docs/reference/api.md"

@@ -207,7 +207,7 @@ def autograd_graph(
     trainable parameters this loss never reaches. ``inputs`` names other leaf tensors
     (``{"obs": obs}``).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._autograd import autograd_graph
         >>> net = torch.nn.Linear(3, 1)
@@ -312,7 +312,7 @@ def params_without_grad(module: nn.Module, *, ignore: Iterable[str] = ()) -> lis
     """Names of ``module``'s trainable parameters whose ``.grad`` is ``None`` (call after
     ``backward()``). Names matching a glob in ``ignore`` (``"value_head.*"``) are skipped.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._autograd import params_without_grad
         >>> net = torch.nn.ModuleDict({"a": torch.nn.Linear(2, 1), "b": torch.nn.Linear(2, 1)})
@@ -340,7 +340,7 @@ def check_grads(module: nn.Module, *, ignore: Iterable[str] = (), finite: bool =
     leaves zero tensors (not ``None``) behind, which hides unused parameters; the default
     ``set_to_none=True`` does not.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._autograd import check_grads
         >>> net = torch.nn.Linear(2, 1)
@@ -474,7 +474,7 @@ def explain_autograd_errors() -> Iterator[None]:
     :class:`AutogradError` (still a ``RuntimeError``) with what went wrong and the fix.
     Other exceptions pass through untouched. Also usable as a decorator.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._autograd import explain_autograd_errors
         >>> w = torch.zeros(2, requires_grad=True)
@@ -500,7 +500,7 @@ def detached_copy(t: torch.Tensor) -> torch.Tensor:
     ``t.detach()`` alone returns a tensor that *shares memory* with ``t``: writing to it
     (or to ``t.detach().numpy()``) silently changes ``t``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._autograd import detached_copy
         >>> y = torch.ones(2, requires_grad=True)

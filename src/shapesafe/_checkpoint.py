@@ -298,7 +298,7 @@ def save_checkpoint(
 
     Returns the path written.
 
-    Example:
+    Examples:
         >>> import torch, tempfile, os
         >>> from shapesafe._checkpoint import save_checkpoint, load_checkpoint
         >>> net = torch.nn.Linear(2, 1)
@@ -510,7 +510,7 @@ def _well_formed(obj: Mapping[str, Any]) -> bool:
 def inspect_checkpoint(path: _PathLike, *, verify: bool = True) -> CheckpointInfo:
     """Read and verify a checkpoint without a module: its shapes, dtypes and metadata.
 
-    Example:
+    Examples:
         >>> import torch, tempfile, os
         >>> from shapesafe._checkpoint import save_checkpoint, inspect_checkpoint
         >>> p = os.path.join(tempfile.mkdtemp(), "net.pt")
@@ -601,7 +601,7 @@ def load_checkpoint(
     ``map_location`` (default ``"cpu"``) places tensors in the returned metadata; the
     weights are copied into the module's existing tensors, on the module's device.
 
-    Example:
+    Examples:
         >>> import torch, tempfile, os
         >>> from shapesafe._checkpoint import save_checkpoint, load_checkpoint
         >>> p = os.path.join(tempfile.mkdtemp(), "net.pt")
@@ -757,7 +757,7 @@ def assert_same_state(
     ``torch.equal`` loop; unlike a ``zip`` over two ``state_dict()``\\ s it cannot silently
     stop early or pair the wrong keys.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._checkpoint import assert_same_state
         >>> a = torch.nn.Linear(2, 1); b = torch.nn.Linear(2, 1)
@@ -823,7 +823,7 @@ def capture_rng_state() -> dict[str, Any]:
     """The state of Python's, numpy's (global) and torch's random generators, as plain
     data that :func:`save_checkpoint` can store, for an exactly reproducible resume.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._checkpoint import capture_rng_state, restore_rng_state
         >>> s = capture_rng_state(); a = torch.rand(2)

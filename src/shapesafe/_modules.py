@@ -74,7 +74,7 @@ def evaluating(*modules: nn.Module, grad: GradMode = "no_grad") -> Iterator[None
     - ``"enabled"``: gradients stay on (eval-mode behaviour with gradients, e.g. for
       saliency maps).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._modules import evaluating
         >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
@@ -250,7 +250,7 @@ def audit(
     Returns an :class:`AuditReport`; with ``strict=True`` raises :class:`AuditError` if
     anything was found.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._modules import audit
         >>> class Net(torch.nn.Module):
@@ -436,7 +436,7 @@ def sgd_step(
     With ``momentum != 0`` pass ``buffers``, a list (one slot per parameter, initially
     ``[None] * n``) that holds the momentum buffers between steps.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._modules import sgd_step
         >>> w = torch.ones(2, requires_grad=True)
@@ -523,7 +523,7 @@ def train_step(
     ``loss_fn(model, batch)`` computes the loss, e.g.
     ``lambda m, b: F.mse_loss(m(b[0]), b[1])``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._modules import train_step
         >>> net = torch.nn.Linear(1, 1)

@@ -98,7 +98,7 @@ def from_numpy(
     ``spec`` and ``check_finite`` are skipped when shapesafe is disabled; the conversion
     itself is identical.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from shapesafe._numpy import from_numpy
         >>> obs = np.zeros((4, 3))            # float64 from a simulator
@@ -228,7 +228,7 @@ def to_numpy(
     lazy conjugate/negative bit. ``bfloat16`` (which numpy lacks) becomes ``float32``,
     exactly. ``spec`` checks the tensor first, as in :func:`from_numpy`.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe._numpy import to_numpy
         >>> y = torch.ones(3, requires_grad=True)

@@ -485,7 +485,7 @@ _COMMANDS = {"demo": _cmd_demo, "train": _cmd_train, "evaluate": _cmd_evaluate}
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``shapesafe`` console script; returns the exit code.
 
-    Example:
+    Examples:
         >>> from shapesafe.cli import main
         >>> main(["evaluate", "--checkpoint", "missing.pt", "--data", "d.npz"])
         2

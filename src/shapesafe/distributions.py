@@ -684,7 +684,9 @@ class Normal(_Checked, _TorchNormal):
     *coordinate*, shape ``(B, A)``; for one per action vector use :class:`DiagNormal`.
 
     Args:
-        loc, scale: tensors of one shape (or Python numbers); ``scale > 0``.
+        loc: a tensor (or a Python number): the mean.
+        scale: a tensor of ``loc``'s shape (or a Python number): the standard
+            deviation, ``scale > 0``.
         validate_args: torch's flag: check parameter values (and ``log_prob`` support).
         broadcast: allow ``loc`` and ``scale`` to broadcast against each other.
 
@@ -749,7 +751,9 @@ class DiagNormal(_Checked, Independent[_TorchNormal]):
     ``kl_divergence`` between two ``DiagNormal`` works.
 
     Args:
-        loc, scale: tensors of shape ``(*batch, dim)`` (either may be a Python number).
+        loc: a tensor of shape ``(*batch, dim)`` (or a Python number): the mean.
+        scale: a tensor of shape ``(*batch, dim)`` (or a Python number): the standard
+            deviations, ``scale > 0``.
         validate_args: torch's flag: check parameter values (and ``log_prob`` support).
         broadcast: allow ``loc`` and ``scale`` to broadcast, e.g. a state-independent
             ``scale`` of shape ``(dim,)`` with ``loc`` of shape ``(B, dim)``.

@@ -220,7 +220,7 @@ def take_along(values: A, index: A, dim: int = -1) -> A:
     ``values``' (even if broadcastable), or when an entry is out of range; and
     :class:`~shapesafe.DtypeError` when ``index`` is not an integer array.
 
-    Example:
+    Examples:
         >>> import torch
         >>> q = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])  # (batch, actions)
         >>> take_along(q, torch.tensor([2, 0]))
@@ -330,7 +330,7 @@ def gather(input: A, dim: int, index: A) -> A:
     index and reads only the leading part of ``input`` there. Entries must lie in
     ``[0, input.shape[dim])``. Works on numpy arrays too (``np.take_along_axis``).
 
-    Example:
+    Examples:
         >>> import torch
         >>> x = torch.arange(6).reshape(2, 3)
         >>> gather(x, 0, torch.tensor([[0, 1, 0]]))
@@ -408,7 +408,7 @@ def squeeze(x: A, dim: int | Sequence[int]) -> A:
     Unlike ``x.squeeze()`` the axes must be named, and unlike ``x.squeeze(dim)`` in
     torch, an axis whose size is not 1 raises instead of being silently kept.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> squeeze(np.zeros((10, 1, 4, 1, 1, 6, 2)), (1, 3)).shape
         (10, 4, 1, 6, 2)
@@ -464,7 +464,7 @@ def unsqueeze(x: A, *dims: int | Sequence[int]) -> A:
     negative positions count from the end of the result. A single tuple works too:
     ``unsqueeze(x, (1, 3))``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> unsqueeze(torch.zeros(10, 4, 2), 1, -1).shape
         torch.Size([10, 1, 4, 2, 1])
@@ -580,7 +580,7 @@ def newaxis(x: A) -> _NewAxis[A]:
     Note that ``shapesafe.ops.newaxis`` is a function, not an alias of ``None``: write
     ``None`` (or ``np.newaxis``) inside the brackets.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> b = np.zeros((10, 4, 2, 7, 8, 9))
         >>> newaxis(b)[:, None, :, None, ...].shape
@@ -797,7 +797,7 @@ def reshape(x: A, *shape: int | str, keep: int | None = None, **sizes: int) -> A
       only the rest to ``shape`` (one ``-1`` allowed). ``x.reshape(-1, 84, 84)`` would
       happily split a wrong-sized batch across items; this refuses.
 
-    Example:
+    Examples:
         >>> import torch
         >>> reshape(torch.zeros(32, 84, 84), "batch h w -> batch (h w)").shape
         torch.Size([32, 7056])
@@ -873,7 +873,7 @@ def flatten(x: A, keep: int = 1) -> A:
     Raises when ``x`` has no axes left to flatten (e.g. an already flat ``(batch,)``
     vector), instead of inventing a size-1 feature axis.
 
-    Example:
+    Examples:
         >>> import torch
         >>> flatten(torch.zeros(32, 4, 84, 84)).shape
         torch.Size([32, 28224])

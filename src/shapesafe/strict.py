@@ -389,7 +389,7 @@ def strict_broadcasting(func: Any = None, /, *, allow_size_one: bool = True) -> 
 
     Does nothing when shapesafe checks are disabled (:func:`shapesafe.disable`) at entry.
 
-    Example:
+    Examples:
         >>> import torch
         >>> rewards, q_next = torch.zeros(4), torch.zeros(4, 1)
         >>> with strict_broadcasting():
@@ -423,7 +423,7 @@ def allow_broadcasting(func: Any = None, /) -> Any:
     Use it as a context manager around a line that broadcasts on purpose, or as a
     decorator on a function that does.
 
-    Example:
+    Examples:
         >>> import torch
         >>> with strict_broadcasting(), allow_broadcasting():
         ...     (torch.zeros(4) + torch.zeros(4, 1)).shape

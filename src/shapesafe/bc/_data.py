@@ -112,7 +112,7 @@ class Demonstrations:
         extras: optional mapping of further (N, …) fields (rewards, infos, …).
         dtype: floating dtype to store floating fields in.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe.bc import Demonstrations
         >>> demos = Demonstrations(torch.zeros(100, 3), torch.zeros(100, 2))
@@ -415,7 +415,7 @@ class Demonstrations:
         loss measures generalisation to unseen episodes); otherwise rows are split at
         random. Each side gets at least one episode (or row).
 
-        Example:
+        Examples:
             >>> import torch
             >>> from shapesafe.bc import Demonstrations
             >>> demos = Demonstrations(torch.zeros(100, 3), torch.zeros(100, 2))
@@ -481,7 +481,7 @@ class Demonstrations:
         """One epoch of minibatches: a random permutation (``shuffle=True``) cut into
         chunks of ``batch_size``; the last batch may be smaller.
 
-        Example:
+        Examples:
             >>> import torch
             >>> from shapesafe.bc import Demonstrations
             >>> demos = Demonstrations(torch.zeros(10, 3), torch.zeros(10, 2))

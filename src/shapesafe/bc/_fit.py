@@ -208,7 +208,7 @@ def evaluate(policy: Policy, demos: Demonstrations) -> dict[str, float]:
     Gaussian policy with a state-independent std also ``std_<i>`` for each action
     dimension.
 
-    Example:
+    Examples:
         >>> from shapesafe.bc import DeterministicPolicy, cubic_demonstrations, evaluate
         >>> sorted(evaluate(DeterministicPolicy(2, 2), cubic_demonstrations(100)))
         ['loss', 'mean_error']
@@ -332,7 +332,7 @@ def fit(
         NonFiniteLossError: the loss became NaN or infinite (the last good checkpoint is
             kept).
 
-    Example:
+    Examples:
         >>> from shapesafe.bc import GaussianPolicy, cubic_demonstrations, fit
         >>> result = fit(GaussianPolicy(2, 2), cubic_demonstrations(200), epochs=2,
         ...              progress=False)
@@ -549,7 +549,7 @@ def plot_losses(
     """Save the training (and validation) loss curves of ``result`` as a PNG; returns the
     path. Uses matplotlib without touching pyplot's global state.
 
-    Example:
+    Examples:
         >>> from shapesafe.bc import GaussianPolicy, cubic_demonstrations, fit, plot_losses
         >>> result = fit(GaussianPolicy(2, 2), cubic_demonstrations(200), epochs=3,
         ...              progress=False)

@@ -62,7 +62,7 @@ def mlp(
     """A multilayer perceptron ``in_dim → hidden… → out_dim`` with ``activation`` between
     layers and a linear output.
 
-    Example:
+    Examples:
         >>> from shapesafe.bc import mlp
         >>> mlp(2, 2, hidden=(32, 32))
         Sequential(
@@ -193,7 +193,7 @@ class Policy(nn.Module, abc.ABC):
         ``(act,)`` or ``(batch, act)`` to match. Stochastic policies sample unless
         ``deterministic=True``.
 
-        Example:
+        Examples:
             >>> import numpy as np
             >>> from shapesafe.bc import DeterministicPolicy
             >>> DeterministicPolicy(3, 2).act(np.zeros(3)).shape
@@ -262,7 +262,7 @@ class GaussianPolicy(Policy):
         init_log_std: initial log-std (``0.0``: σ = 1).
         log_std_bounds: ``(min, max)`` clamp for the log-std.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe.bc import GaussianPolicy
         >>> policy = GaussianPolicy(obs_dim=2, act_dim=2, hidden=(32, 32))
@@ -378,7 +378,7 @@ class GaussianPolicy(Policy):
 class DeterministicPolicy(Policy):
     """A deterministic MLP policy ``a = f_θ(s)`` trained with mean squared error.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from shapesafe.bc import DeterministicPolicy
         >>> DeterministicPolicy(obs_dim=3, act_dim=2)(torch.zeros(5, 3)).shape
@@ -443,7 +443,7 @@ _POLICIES: dict[str, type[Policy]] = {
 def build_policy(config: dict[str, Any]) -> Policy:
     """Rebuild a policy from its :attr:`Policy.config` (as stored in checkpoints).
 
-    Example:
+    Examples:
         >>> from shapesafe.bc import GaussianPolicy, build_policy
         >>> build_policy(GaussianPolicy(2, 2).config).act_dim
         2

@@ -25,7 +25,7 @@ def cubic_demonstrations(n: int = 1000, *, seed: int = 0) -> Demonstrations:
     """The lecture's data set: ``states = rand(n, 2) - 0.5`` and expert actions drawn from
     ``N(states**3 + 4.5 * states, diag(0.1, 0.05))``, reproducibly for ``seed``.
 
-    Example:
+    Examples:
         >>> from shapesafe.bc import cubic_demonstrations
         >>> cubic_demonstrations(1000, seed=0)
         Demonstrations(N=1000, obs=(2,), act=(2,), dtype=torch.float32)

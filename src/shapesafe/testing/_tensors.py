@@ -146,7 +146,7 @@ def tensors(
     clipped to the dtype's; pass ``elements=`` (a strategy for one element, as in
     :func:`hypothesis.extra.numpy.arrays`) for anything else.
 
-    Example:
+    Examples:
         >>> from hypothesis import given
         >>> @given(tensors(torch.float32, shape=shapes(min_dims=1)))
         ... def test_double(x):
@@ -172,7 +172,7 @@ def shapes(
     or a dim string (``"batch act"``, ``"*batch 3"``), shapes that satisfy it; ``dims``
     fixes some names (to an int, a tuple for ``*name``, or a strategy).
 
-    Example:
+    Examples:
         >>> from hypothesis import given
         >>> @given(shapes("batch 3", dims={"batch": 5}))
         ... def test_shape(s):
@@ -404,7 +404,7 @@ def from_annotation(
     (float32 for ``Float``, int64 for ``Int``, ...) unless ``dtype`` is given. A
     ``numpy.ndarray`` annotation draws numpy arrays.
 
-    Example:
+    Examples:
         >>> from hypothesis import given
         >>> from jaxtyping import Float, Int
         >>> from torch import Tensor
@@ -444,7 +444,7 @@ def from_signature(
     fit together; parameters without such an annotation must have defaults (they are
     left out). Call ``func(**kwargs)`` with the draw.
 
-    Example:
+    Examples:
         >>> from hypothesis import given
         >>> from jaxtyping import Float
         >>> from torch import Tensor
@@ -605,7 +605,7 @@ def wrong_shapes(
     a plain name like ``batch`` can take any size, so only rank and fixed sizes go wrong.
     Every drawn shape is verified to be rejected. Use it to test that your checks fire.
 
-    Example:
+    Examples:
         >>> from hypothesis import given
         >>> from jaxtyping import Float
         >>> from torch import Tensor
@@ -651,7 +651,7 @@ def wrong_shapes(
 def wrong_dtypes(annotation: Any) -> st.SearchStrategy[torch.dtype]:
     """Strategy for torch dtypes that ``annotation`` must reject.
 
-    Example:
+    Examples:
         >>> from hypothesis import given
         >>> from jaxtyping import Float
         >>> from torch import Tensor

@@ -493,3 +493,22 @@ def test_optimizer_instances_and_factories() -> None:
         progress=False,
     )
     assert result.total_steps == 2
+
+
+def test_missing_optional_dependencies_say_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name in ("tqdm", "matplotlib") else real(name, *a),
+    )
+    demos = cubic_demonstrations(100, seed=0)
+    with pytest.raises(ImportError, match=r"fit\(progress=True\) needs tqdm.*shapesafe\[bc\]"):
+        fit(GaussianPolicy(2, 2), demos, steps=2, progress=True)
+    result = fit(GaussianPolicy(2, 2), demos, steps=2, progress=False, log_every=1)
+    with pytest.raises(ImportError, match=r"plot_losses\(\) needs matplotlib"):
+        plot_losses(result, tmp_path / "loss.png")

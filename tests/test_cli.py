@@ -211,3 +211,21 @@ def test_console_entry_point_in_a_subprocess(tmp_path: Path) -> None:
         f"shapesafe train: error: Demonstrations.load(): no such file: '{tmp_path / 'x.npz'}'"
     ]
     assert proc.stdout == ""
+
+
+def test_demo_without_matplotlib_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "matplotlib" else real(name, *a),
+    )
+    code, _, err = _run(["demo", "--out", str(tmp_path / "o"), "--epochs", "1"], capsys)
+    assert code == 2
+    assert re.search(
+        r"needs matplotlib.*pip install 'shapesafe\[bc\]'", _one_line_error(err, "demo")
+    )

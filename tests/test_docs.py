@@ -9,6 +9,7 @@ import importlib
 import pkgutil
 import re
 import sys
+import textwrap
 import types
 import warnings
 from pathlib import Path
@@ -20,11 +21,12 @@ import shapesafe
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```", re.S | re.M)
+# also fences indented inside admonitions (``!!! note``); the indentation is removed
+FENCE = re.compile(r"^([ \t]*)```python[^\n]*\n(.*?)^\1```", re.S | re.M)
 
 
 def _blocks(page: Path) -> list[str]:
-    return FENCE.findall(page.read_text(encoding="utf-8"))
+    return [textwrap.dedent(body) for _, body in FENCE.findall(page.read_text(encoding="utf-8"))]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))

@@ -269,8 +269,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         fit,
         plot_losses,
     )
-    from shapesafe.bc._fit import CHECKPOINT_NAME
+    from shapesafe.bc._fit import CHECKPOINT_NAME, _require
     from shapesafe.distributions import DiagNormal
+
+    _require("matplotlib", "shapesafe demo's plots")  # before a minute of training
 
     out: Path = args.out
     _writable_dir(out)
@@ -342,6 +344,10 @@ def _plot_actions(states: Any, expert: Any, policy: Any, path: Path) -> Path:
     """Per action dimension i: action i against state i (the expert's mean depends on
     state i only), expert actions and policy samples on the same held-out states."""
     import torch
+
+    from shapesafe.bc._fit import _require
+
+    _require("matplotlib", "shapesafe demo's plots")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -511,6 +517,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FloatingPointError as exc:  # NonFiniteLossError: training diverged
         print(f"{prefix} {_one_line(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
+    except ImportError as exc:  # an optional dependency of the bc extra is missing
+        print(f"{prefix} {_one_line(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
     except (ValueError, OSError) as exc:  # ShapeError, CheckpointError, bad files, ...
         text = str(exc) or type(exc).__name__
         if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:

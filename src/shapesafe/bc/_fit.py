@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import math
 import os
 import time
@@ -244,11 +245,21 @@ def _on(demos: Demonstrations, param: Tensor) -> Demonstrations:
     )
 
 
+def _require(package: str, what: str) -> None:
+    """Import-check an optional dependency of the ``bc`` extra, with an actionable message."""
+    if importlib.util.find_spec(package) is None:
+        raise ImportError(
+            f"{what} needs {package}, which is not installed: "
+            f"pip install 'shapesafe[bc]' (or pip install {package})"
+        )
+
+
 @contextlib.contextmanager
 def _progress(enabled_: bool, total: int, initial: int) -> Iterator[Any]:
     if not enabled_:
         yield None
         return
+    _require("tqdm", "fit(progress=True)")
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, initial=initial, unit="step", desc="fit", dynamic_ncols=True)
@@ -556,6 +567,7 @@ def plot_losses(
         >>> plot_losses(result, "losses.png").name  # doctest: +SKIP
         'losses.png'
     """
+    _require("matplotlib", "plot_losses()")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

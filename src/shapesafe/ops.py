@@ -58,6 +58,48 @@ def _is_compiling() -> bool:
         return False
 
 
+# Under torch.compile, an op's checks run at trace time on shape-only stand-ins (meta
+# tensors of the traced sizes, constants as they are), through dynamo's ``comptime``: a
+# wrong shape raises this module's message at compile time, instead of dynamo's "cannot
+# trace str(tuple)" from inside our message formatting. Data-dependent checks (index
+# ranges) are skipped there, as torch.gather keeps its own bounds check.
+def _reshape_args(x: Any, shape: Any, keep: Any, sizes: Any) -> Any:
+    return reshape(x, *shape, keep=keep, **sizes)
+
+
+def _newaxis_args(x: Any, key: Any) -> Any:
+    return newaxis(x)[key]
+
+
+def _trace_ops() -> dict[str, Any]:
+    return {
+        "take_along": take_along,
+        "gather": gather,
+        "squeeze": squeeze,
+        "unsqueeze": lambda x, dims: unsqueeze(x, *dims),
+        "newaxis": _newaxis_args,
+        "reshape": _reshape_args,
+        "flatten": flatten,
+    }
+
+
+def _trace_explain(ctx: Any) -> None:
+    from shapesafe._check import _comptime_value
+
+    name = ctx.get_local("name").as_python_constant()
+    n = ctx.get_local("n").as_python_constant()
+    values = [_comptime_value(ctx.get_local(f"v{i}")) for i in range(n)]
+    _trace_ops()[name](*values)  # raises the eager error if the traced shapes are wrong
+
+
+def _trace_check(
+    name: str, n: int, v0: Any, v1: Any = None, v2: Any = None, v3: Any = None
+) -> None:
+    from torch._dynamo.comptime import comptime
+
+    comptime(_trace_explain)
+
+
 def _error(
     cls: type[ShapeError],
     function: str,
@@ -163,7 +205,9 @@ def _check_range(
     if empty:
         return
     if isinstance(index, torch.Tensor):
-        if _is_compiling():  # data-dependent; torch.gather's own bounds check remains
+        # data-dependent: not while compiling (torch.gather's own bounds check remains),
+        # nor on the shape-only meta stand-ins of a trace-time check
+        if _is_compiling() or index.device.type == "meta":
             return
         lo, hi = (int(v) for v in torch.aminmax(index))
     else:
@@ -229,6 +273,8 @@ def take_along(values: A, index: A, dim: int = -1) -> A:
     if not STATE.enabled:
         d = dim % values.ndim if values.ndim else dim
         return _take_along_impl(values, index, d)
+    if _is_compiling():
+        _trace_check("take_along", 3, values, index, dim)
     fn = "take_along"
     _same_kind(fn, ("values", "index"), values, index)
     nd = values.ndim
@@ -338,6 +384,8 @@ def gather(input: A, dim: int, index: A) -> A:
     """
     if not STATE.enabled:
         return _gather_impl(input, dim % max(input.ndim, 1), index)
+    if _is_compiling():
+        _trace_check("gather", 3, input, dim, index)
     fn = "gather"
     _same_kind(fn, ("input", "index"), input, index)
     ishape = tuple(int(s) for s in input.shape)
@@ -416,6 +464,8 @@ def squeeze(x: A, dim: int | Sequence[int]) -> A:
     axes = _axes_tuple("squeeze", "dim", dim)
     if not STATE.enabled:
         return _squeeze_impl(x, tuple(int(cast(int, a)) % max(x.ndim, 1) for a in axes))
+    if _is_compiling():
+        _trace_check("squeeze", 2, x, dim)
     fn = "squeeze"
     _kind(fn, "x", x)
     shape = tuple(int(s) for s in x.shape)
@@ -475,6 +525,8 @@ def unsqueeze(x: A, *dims: int | Sequence[int]) -> A:
     out_nd = x.ndim + len(flat)
     fn = "unsqueeze"
     if STATE.enabled:
+        if _is_compiling():
+            _trace_check("unsqueeze", 2, x, dims)
         _kind(fn, "x", x)
         if not flat:
             raise _error(
@@ -525,6 +577,8 @@ class _NewAxis(Generic[A]):
         x: Any = self._x
         if not STATE.enabled:
             return cast(A, x[key])
+        if _is_compiling():
+            _trace_check("newaxis", 2, x, key)
         k = key if isinstance(key, tuple) else (key,)
         fn = "newaxis"
         for i, item in enumerate(k):
@@ -719,7 +773,7 @@ def _bind_left(
         size = shape[axis]
         known = [n for n in g if n in sizes]
         missing = [n for n in g if n not in sizes]
-        prod = math.prod(sizes[n] for n in known)
+        prod = math.prod([sizes[n] for n in known])
         label = " ".join(g)
         if len(missing) > 1:
             raise _error(
@@ -761,7 +815,9 @@ def _bind_left(
 
 
 def _target_shape(pattern: str, shape: tuple[int, ...], sizes: dict[str, int]) -> tuple[int, ...]:
-    left, right = _parse_pattern(pattern)
+    # dynamo warns about (and traces through) lru_cache wrappers: call the function itself
+    parse = _parse_pattern.__wrapped__ if _is_compiling() else _parse_pattern
+    left, right = parse(pattern)
     bound, ell = _bind_left(pattern, left, shape, sizes)
     out: list[int] = []
     for g, grouped in right:
@@ -807,6 +863,8 @@ def reshape(x: A, *shape: int | str, keep: int | None = None, **sizes: int) -> A
     fn = "reshape"
     xshape: tuple[int, ...] = tuple(int(s) for s in x.shape)
     if len(shape) == 1 and isinstance(shape[0], str):
+        if STATE.enabled and _is_compiling():
+            _trace_check("reshape", 4, x, shape, keep, sizes)
         if keep is not None:
             raise TypeError("reshape(): `keep` is not used with a pattern")
         return _reshape_to(x, _target_shape(shape[0], xshape, sizes))
@@ -823,6 +881,8 @@ def reshape(x: A, *shape: int | str, keep: int | None = None, **sizes: int) -> A
         )
     if not STATE.enabled:
         return _reshape_to(x, xshape[:keep] + tuple(int(s) for s in shape))
+    if _is_compiling():
+        _trace_check("reshape", 4, x, shape, keep, sizes)
     _kind(fn, "x", x)
     if isinstance(keep, bool) or not isinstance(keep, int) or not 0 <= keep <= len(xshape):
         raise _error(
@@ -840,7 +900,7 @@ def reshape(x: A, *shape: int | str, keep: int | None = None, **sizes: int) -> A
     n = math.prod(rest)
     if target.count(-1) > 1:
         raise _error(ShapeError, fn, f"shape {tuple(target)} has more than one -1")
-    known = math.prod(t for t in target if t != -1)
+    known = math.prod([t for t in target if t != -1])
     ok = (known > 0 and n % known == 0) if -1 in target else known == n
     if -1 in target and known == 0:
         ok = False
@@ -881,6 +941,8 @@ def flatten(x: A, keep: int = 1) -> A:
     xshape: tuple[int, ...] = tuple(int(s) for s in x.shape)
     if STATE.enabled:
         fn = "flatten"
+        if _is_compiling():
+            _trace_check("flatten", 2, x, keep)
         _kind(fn, "x", x)
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
             raise _error(ShapeError, fn, f"keep={keep!r} must be an int >= 0", argument="keep")

@@ -170,6 +170,12 @@ def _build_tables() -> tuple[dict[Any, str], dict[Any, tuple[str, tuple[str, ...
 
 
 _OPS, _LOSS_FNS = _build_tables()
+# Ops are looked up by qualified name, not by function object: under torch.compile,
+# dynamo may hand __torch_function__ its own stand-in for a method (e.g. TensorBase.pow),
+# and a guard on "function object in dict" then fails on the very frame that created it
+# (torch 2.13). The names are as cheap to look up (a cached string hash).
+_OPS_BY_NAME = {getattr(f, "__qualname__", repr(f)): label for f, label in _OPS.items()}
+_LOSS_FNS_BY_NAME = {getattr(f, "__qualname__", repr(f)): v for f, v in _LOSS_FNS.items()}
 
 # --------------------------------------------------------------------------------------
 # who called: user code, or library internals?
@@ -208,8 +214,7 @@ def _user_frame(start: FrameType | None) -> FrameType | None:
     return None
 
 
-def _where(frame: FrameType) -> str:
-    filename, lineno = frame.f_code.co_filename, frame.f_lineno
+def _where(filename: str, lineno: int) -> str:
     text = f"at {filename}:{lineno}"
     line = linecache.getline(filename, lineno).strip()
     if line:
@@ -269,7 +274,11 @@ class _StrictBroadcastMode(TorchFunctionMode):
     ) -> Any:
         if kwargs is None:
             kwargs = {}
-        label = _OPS.get(func)
+        try:
+            key = func.__qualname__  # not the function object: see _OPS_BY_NAME
+        except AttributeError:
+            return func(*args, **kwargs)
+        label = _OPS_BY_NAME.get(key)
         if label is not None:
             # Fast path for the common binary call: a scalar operand or equal shapes.
             if len(args) != 2 or kwargs:
@@ -284,78 +293,178 @@ class _StrictBroadcastMode(TorchFunctionMode):
                     and b.ndim
                 ):
                     self._check_elementwise(label, args, kwargs)
-        elif func in _LOSS_FNS:
-            self._check_loss(func, args, kwargs)
+        elif key in _LOSS_FNS_BY_NAME:
+            self._check_loss(key, args, kwargs)
         return func(*args, **kwargs)
 
     def _check_elementwise(
         self, label: str, args: Sequence[Any], kwargs: Mapping[str, Any]
     ) -> None:
-        shapes = [a.shape for a in args if isinstance(a, torch.Tensor) and a.ndim]
+        tensors = [a for a in args if isinstance(a, torch.Tensor) and a.ndim]
         for k, v in kwargs.items():
             if k != "out" and isinstance(v, torch.Tensor) and v.ndim:
-                shapes.append(v.shape)
-        if len(shapes) < 2:
+                tensors.append(v)
+        if len(tensors) < 2:
             return
-        first = shapes[0]
-        if all(s == first for s in shapes[1:]):
+        if _is_compiling():
+            _trace_check("elementwise", label, self.allow_size_one, *tensors[:4])
             return
-        rank_promotion = len({len(s) for s in shapes}) > 1
-        if not rank_promotion and self.allow_size_one:
-            return
-        result = _broadcast(shapes)
-        if result is None:  # not broadcastable at all: torch raises its own error
-            return
-        if _allowed():
-            return
-        frame = _user_frame(sys._getframe(2))
-        if frame is None:
-            return
-        listed = " and ".join(_fmt(s) for s in shapes)
-        if rank_promotion:
-            kind = "rank promotion: operands of different rank"
-            hint = _trailing_one_hint(shapes) or "make the shapes equal"
-        else:
-            kind = "size-1 expansion, refused under allow_size_one=False"
-            hint = "make the shapes equal"
-        raise BroadcastError(
-            f"strict_broadcasting: {label} would broadcast shapes {listed} to "
-            f"{_fmt(result)} ({kind})\n  {_where(frame)}\n  hint: {hint}; {_ESCAPE}",
-            function=label,
-            expected=_fmt(first),
-            got=listed,
-        ) from None
+        error = _elementwise_error(
+            label, [t.shape for t in tensors], self.allow_size_one, sys._getframe
+        )
+        if error is not None:
+            raise error from None
 
-    def _check_loss(self, func: Any, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
-        name, argnames = _LOSS_FNS[func]
+    def _check_loss(self, key: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        name, argnames = _LOSS_FNS_BY_NAME[key]
         values = []
         for i, argname in enumerate(argnames):
             v = args[i] if i < len(args) else kwargs.get(argname)
             if not isinstance(v, torch.Tensor):
                 return
             values.append(v)
-        shapes = [v.shape for v in values]
-        if all(s == shapes[0] for s in shapes[1:]) or _allowed():
+        if _is_compiling():
+            _trace_check("loss", name, False, *values)
             return
-        frame = _user_frame(sys._getframe(2))
-        if frame is None:
-            return
-        described = ", ".join(f"{n} {_fmt(s)}" for n, s in zip(argnames, shapes))
-        result = _broadcast(shapes)
-        then = (
-            f"torch would broadcast them to {_fmt(result)}"
-            if result is not None
-            else "they are not even broadcastable"
-        )
-        hint = _trailing_one_hint(shapes) or "give both the same shape"
-        raise BroadcastError(
-            f"strict_broadcasting: {name}() got {described}: {then}, averaging over "
-            f"pairs that do not belong together\n  {_where(frame)}\n  hint: {hint}; "
-            "a loss needs input and target of exactly the same shape",
-            function=name,
-            expected=_fmt(shapes[0]),
-            got=_fmt(shapes[1]),
-        ) from None
+        error = _loss_error(name, argnames, [v.shape for v in values], sys._getframe)
+        if error is not None:
+            raise error from None
+
+
+# The frame of the user's code: found from the interpreter's frames when eager, from
+# dynamo's tracer chain when compiling (shapes are known at trace time, so the check runs
+# once, at compile time, through dynamo's ``comptime``).
+_Where = Callable[[], "FrameType | None"]
+
+
+def _elementwise_error(
+    label: str, shapes: Sequence[torch.Size], allow_size_one: bool, frame_of: _Where | str
+) -> BroadcastError | None:
+    first = shapes[0]
+    if all(s == first for s in shapes[1:]):
+        return None
+    rank_promotion = len({len(s) for s in shapes}) > 1
+    if not rank_promotion and allow_size_one:
+        return None
+    result = _broadcast(shapes)
+    if result is None:  # not broadcastable at all: torch raises its own error
+        return None
+    if _allowed():
+        return None
+    where = _locate(frame_of)
+    if where is None:
+        return None
+    listed = " and ".join(_fmt(s) for s in shapes)
+    if rank_promotion:
+        kind = "rank promotion: operands of different rank"
+        hint = _trailing_one_hint(shapes) or "make the shapes equal"
+    else:
+        kind = "size-1 expansion, refused under allow_size_one=False"
+        hint = "make the shapes equal"
+    return BroadcastError(
+        f"strict_broadcasting: {label} would broadcast shapes {listed} to "
+        f"{_fmt(result)} ({kind})\n  {where}\n  hint: {hint}; {_ESCAPE}",
+        function=label,
+        expected=_fmt(first),
+        got=listed,
+    )
+
+
+def _loss_error(
+    name: str, argnames: Sequence[str], shapes: Sequence[torch.Size], frame_of: _Where | str
+) -> BroadcastError | None:
+    if all(s == shapes[0] for s in shapes[1:]) or _allowed():
+        return None
+    where = _locate(frame_of)
+    if where is None:
+        return None
+    described = ", ".join(f"{n} {_fmt(s)}" for n, s in zip(argnames, shapes))
+    result = _broadcast(shapes)
+    then = (
+        f"torch would broadcast them to {_fmt(result)}"
+        if result is not None
+        else "they are not even broadcastable"
+    )
+    hint = _trailing_one_hint(shapes) or "give both the same shape"
+    return BroadcastError(
+        f"strict_broadcasting: {name}() got {described}: {then}, averaging over "
+        f"pairs that do not belong together\n  {where}\n  hint: {hint}; "
+        "a loss needs input and target of exactly the same shape",
+        function=name,
+        expected=_fmt(shapes[0]),
+        got=_fmt(shapes[1]),
+    )
+
+
+def _locate(frame_of: _Where | str) -> str | None:
+    """``at file:line`` of the user's code; ``None`` for library internals."""
+    if isinstance(frame_of, str):
+        return frame_of
+    frame = _user_frame(frame_of())
+    return None if frame is None else _where(frame.f_code.co_filename, frame.f_lineno)
+
+
+def _is_compiling() -> bool:
+    return bool(torch.compiler.is_compiling())
+
+
+def _trace_where(ctx: Any) -> str | None:
+    """Like ``_user_frame`` + ``_where``, over dynamo's chain of inlining tracers."""
+    tx = getattr(ctx, "_ComptimeContext__tx", None)
+    if tx is None:  # pragma: no cover - a torch without this private attribute
+        return "(source line unknown under torch.compile)"
+    while tx is not None:
+        code = getattr(tx, "f_code", None)
+        if code is None:  # pragma: no cover
+            break
+        filename = code.co_filename
+        if filename in _FORWARDERS or filename == _STRICT_FILE:
+            tx = getattr(tx, "parent", None)
+            continue
+        if filename.startswith(_TORCH_DIR) or filename.startswith(_SHAPESAFE_DIR):
+            return None
+        lineno = getattr(tx, "lineno", None)
+        if lineno is None:  # pragma: no cover
+            return f"at {filename} (under torch.compile)"
+        return _where(filename, int(lineno))
+    return "(source line unknown under torch.compile)"
+
+
+def _trace_explain(ctx: Any) -> None:
+    from shapesafe._check import _comptime_value
+
+    kind = ctx.get_local("kind").as_python_constant()
+    label = ctx.get_local("label").as_python_constant()
+    allow_size_one = ctx.get_local("allow_size_one").as_python_constant()
+    shapes = []
+    for i in range(4):
+        value = _comptime_value(ctx.get_local(f"t{i}"))
+        if isinstance(value, torch.Tensor):
+            shapes.append(value.shape)
+    where = _trace_where(ctx)
+    if where is None:
+        return
+    if kind == "loss":
+        name, argnames = next(v for v in _LOSS_FNS.values() if v[0] == label)
+        error = _loss_error(name, argnames, shapes, where)
+    else:
+        error = _elementwise_error(label, shapes, allow_size_one, where)
+    if error is not None:
+        raise error
+
+
+def _trace_check(
+    kind: str,
+    label: str,
+    allow_size_one: bool,
+    t0: Any = None,
+    t1: Any = None,
+    t2: Any = None,
+    t3: Any = None,
+) -> None:
+    from torch._dynamo.comptime import comptime
+
+    comptime(_trace_explain)
 
 
 # --------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from shapesafe.bc._policies import ACTIVATIONS
+
 __all__ = ["main"]
 
 PROG = "shapesafe"
@@ -154,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--activation",
-        choices=("relu", "tanh", "elu", "gelu", "silu", "leaky_relu"),
+        choices=sorted(ACTIVATIONS),
         default="relu",
         help="activation between layers",
     )

@@ -27,6 +27,7 @@ from typing import Any, Generic, TypeVar, cast
 import numpy as np
 import torch
 
+from shapesafe._check import _comptime_value, _is_compiling
 from shapesafe._config import STATE
 from shapesafe._errors import AnnotationError, DtypeError, ShapeError
 
@@ -49,13 +50,6 @@ A = TypeVar("A", torch.Tensor, "np.ndarray[Any, Any]")
 
 def _fmt(shape: Sequence[int]) -> str:
     return str(tuple(int(s) for s in shape))
-
-
-def _is_compiling() -> bool:
-    try:
-        return bool(torch.compiler.is_compiling())
-    except AttributeError:  # pragma: no cover - very old torch
-        return False
 
 
 # Under torch.compile, an op's checks run at trace time on shape-only stand-ins (meta
@@ -84,8 +78,6 @@ def _trace_ops() -> dict[str, Any]:
 
 
 def _trace_explain(ctx: Any) -> None:
-    from shapesafe._check import _comptime_value
-
     name = ctx.get_local("name").as_python_constant()
     n = ctx.get_local("n").as_python_constant()
     values = [_comptime_value(ctx.get_local(f"v{i}")) for i in range(n)]

@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
+from shapesafe._check import _comptime_value, _is_compiling
 from shapesafe._config import STATE
 from shapesafe._errors import BroadcastError
 
@@ -324,7 +325,7 @@ class _StrictBroadcastMode(TorchFunctionMode):
                 return
             values.append(v)
         if _is_compiling():
-            _trace_check("loss", name, False, *values)
+            _trace_check("loss", key, False, *values)
             return
         error = _loss_error(name, argnames, [v.shape for v in values], sys._getframe)
         if error is not None:
@@ -404,10 +405,6 @@ def _locate(frame_of: _Where | str) -> str | None:
     return None if frame is None else _where(frame.f_code.co_filename, frame.f_lineno)
 
 
-def _is_compiling() -> bool:
-    return bool(torch.compiler.is_compiling())
-
-
 def _trace_where(ctx: Any) -> str | None:
     """Like ``_user_frame`` + ``_where``, over dynamo's chain of inlining tracers."""
     tx = getattr(ctx, "_ComptimeContext__tx", None)
@@ -431,8 +428,6 @@ def _trace_where(ctx: Any) -> str | None:
 
 
 def _trace_explain(ctx: Any) -> None:
-    from shapesafe._check import _comptime_value
-
     kind = ctx.get_local("kind").as_python_constant()
     label = ctx.get_local("label").as_python_constant()
     allow_size_one = ctx.get_local("allow_size_one").as_python_constant()
@@ -445,7 +440,7 @@ def _trace_explain(ctx: Any) -> None:
     if where is None:
         return
     if kind == "loss":
-        name, argnames = next(v for v in _LOSS_FNS.values() if v[0] == label)
+        name, argnames = _LOSS_FNS_BY_NAME[label]
         error = _loss_error(name, argnames, shapes, where)
     else:
         error = _elementwise_error(label, shapes, allow_size_one, where)

@@ -20,6 +20,7 @@ from shapesafe._autograd import (
     params_without_grad,
 )
 from shapesafe._errors import ShapeError
+from shapesafe.testing import shapes, tensors
 
 
 def reference_unique_fns(root: Any) -> set[Any]:
@@ -91,7 +92,7 @@ def test_unused_matches_params_without_grad_after_backward(
     if frozen_body:
         net.body.requires_grad_(False)
     use = data.draw(st.lists(st.integers(0, n_heads - 1), min_size=1, max_size=n_heads))
-    out = net(torch.randn(5, 3), use).pow(2).mean()
+    out = net(data.draw(tensors(torch.float32, (5, 3))), use).pow(2).mean()
     graph = autograd_graph(out, net)
     # every grad_fn exactly once, like a visited-set traversal
     assert len(graph) == len(reference_unique_fns(out.grad_fn))
@@ -271,17 +272,18 @@ def test_other_errors_pass_through_and_decorator_form() -> None:
 
 
 @pytest.mark.values
-@given(st.lists(st.floats(-5, 5), min_size=1, max_size=6))
-def test_detached_copy_never_aliases(values: list[float]) -> None:
-    y = torch.tensor(values, requires_grad=True)
+@given(tensors(torch.float32, shapes(max_dims=3, max_side=4), elements=st.floats(-5, 5, width=32)))
+def test_detached_copy_never_aliases(x: torch.Tensor) -> None:
+    y = x.clone().requires_grad_(True)
     c = detached_copy(y)
-    assert torch.equal(c, y.detach()) and not c.requires_grad
-    c[0] = 123.0
-    assert y[0].item() == pytest.approx(values[0])
+    assert torch.equal(c, y.detach()) and c.dtype == y.dtype and not c.requires_grad
+    first = (0,) * y.dim()
+    c[first] = 123.0  # outside the drawn range, so a shared write would show
+    assert torch.equal(y.detach(), x)
     # ... whereas the seed's y.detach() shares memory: the trap
     d = y.detach()
-    d[0] = 123.0
-    assert y[0].item() == 123.0
+    d[first] = 123.0
+    assert y[first].item() == 123.0
     assert np.shares_memory(y.detach().numpy(), d.numpy())
 
 

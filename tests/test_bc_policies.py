@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
-from torch import nn
+from jaxtyping import Float
+from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
 from shapesafe._errors import DtypeError, ShapeError
@@ -20,9 +21,15 @@ from shapesafe.bc import (
     build_policy,
     mlp,
 )
+from shapesafe.testing import from_annotation
 
 dims = st.integers(1, 6)
 batches = st.integers(1, 33)
+# A batch of observations and demonstrated actions; the policy is built to fit it.
+obs_acts = from_annotation(
+    (Float[Tensor, "batch obs"], Float[Tensor, "batch act"]),
+    dims={"batch": batches, "obs": dims, "act": dims},
+)
 
 
 # ---------------------------------------------------------------- mlp
@@ -54,13 +61,14 @@ def test_mlp_rejects_bad_arguments() -> None:
 
 
 @pytest.mark.values
-@given(obs_dim=dims, act_dim=dims, batch=batches, seed=st.integers(0, 1000))
-def test_gaussian_log_prob_matches_torch(obs_dim: int, act_dim: int, batch: int, seed: int) -> None:
-    torch.manual_seed(seed)
+@given(obs_act=obs_acts, seed=st.integers(0, 1000))
+def test_gaussian_log_prob_matches_torch(obs_act: tuple[Tensor, Tensor], seed: int) -> None:
+    obs, act = obs_act
+    (batch, obs_dim), act_dim = obs.shape, act.shape[1]
+    torch.manual_seed(seed)  # the policy's weights
     policy = GaussianPolicy(obs_dim, act_dim, hidden=(8,), init_log_std=-0.5)
     with torch.no_grad():
         policy.log_std.uniform_(-2.0, 1.0)
-    obs, act = torch.randn(batch, obs_dim), torch.randn(batch, act_dim)
     dist = policy(obs)
     assert tuple(dist.batch_shape) == (batch,) and tuple(dist.event_shape) == (act_dim,)
     reference = Independent(Normal(policy.net(obs), policy.log_std.exp()), 1)
@@ -71,14 +79,13 @@ def test_gaussian_log_prob_matches_torch(obs_dim: int, act_dim: int, batch: int,
 
 
 @pytest.mark.values
-@given(obs_dim=dims, act_dim=dims, batch=batches, seed=st.integers(0, 1000))
-def test_state_dependent_std_matches_torch(
-    obs_dim: int, act_dim: int, batch: int, seed: int
-) -> None:
-    torch.manual_seed(seed)
+@given(obs_act=obs_acts, seed=st.integers(0, 1000))
+def test_state_dependent_std_matches_torch(obs_act: tuple[Tensor, Tensor], seed: int) -> None:
+    obs, act = obs_act
+    obs_dim, act_dim = obs.shape[1], act.shape[1]
+    torch.manual_seed(seed)  # the policy's weights
     policy = GaussianPolicy(obs_dim, act_dim, hidden=(8,), state_dependent_std=True)
     assert policy.log_std is None
-    obs, act = torch.randn(batch, obs_dim), torch.randn(batch, act_dim)
     out = policy.net(obs)
     loc, log_std = out[:, :act_dim], out[:, act_dim:].clamp(-10.0, 2.0)
     reference = Independent(Normal(loc, log_std.exp()), 1)
@@ -162,11 +169,11 @@ def test_gaussian_loss_refuses_actions_that_would_broadcast() -> None:
 
 
 @pytest.mark.values
-@given(obs_dim=dims, act_dim=dims, batch=batches, seed=st.integers(0, 1000))
-def test_deterministic_loss_is_mse(obs_dim: int, act_dim: int, batch: int, seed: int) -> None:
-    torch.manual_seed(seed)
-    policy = DeterministicPolicy(obs_dim, act_dim, hidden=(8, 8), activation="elu")
-    obs, act = torch.randn(batch, obs_dim), torch.randn(batch, act_dim)
+@given(obs_act=obs_acts, seed=st.integers(0, 1000))
+def test_deterministic_loss_is_mse(obs_act: tuple[Tensor, Tensor], seed: int) -> None:
+    obs, act = obs_act
+    torch.manual_seed(seed)  # the policy's weights
+    policy = DeterministicPolicy(obs.shape[1], act.shape[1], hidden=(8, 8), activation="elu")
     torch.testing.assert_close(policy(obs), policy.net(obs))
     torch.testing.assert_close(policy.loss((obs, act)), F.mse_loss(policy.net(obs), act))
     torch.testing.assert_close(policy.predict(obs), policy.net(obs))

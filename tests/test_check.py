@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 import shapesafe
 from shapesafe import AnnotationError, DtypeError, ShapeError
+from shapesafe.testing import shapes
 
 # --------------------------------------------------------------------------------------
 # an independent reference predicate for dim strings
@@ -125,9 +126,9 @@ def test_accepts_exactly_the_matching_shapes(
         assert ("axis" in msg) or ("shape (" in msg)
 
 
-@given(st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple), st.data())
+@given(shapes(min_dims=1, max_dims=3, max_side=5), st.data())
 def test_return_value_binds_with_arguments(shape: tuple[int, ...], data: st.DataObject) -> None:
-    other = data.draw(st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple))
+    other = data.draw(st.one_of(st.just(shape), shapes(min_dims=1, max_dims=3, max_side=5)))
 
     @shapesafe.check
     def ident(x: Float[Tensor, "*s"]) -> Float[Tensor, "*s"]:

@@ -13,6 +13,7 @@ from jaxtyping import Float, Int
 from shapesafe._config import enabled
 from shapesafe._errors import DtypeError, ShapeError
 from shapesafe._numpy import NonFiniteError, from_numpy, to_numpy
+from shapesafe.testing import shapes, tensors
 
 NUMERIC = [
     np.float16,
@@ -44,10 +45,13 @@ def policy(dt: np.dtype[Any]) -> torch.dtype:
 
 @st.composite
 def arrays(draw: st.DrawFn) -> np.ndarray:
+    """numpy arrays as environments hand them over: any numeric dtype (some torch lacks,
+    such as uint16), either byte order, and non-contiguous or read-only views.
+    shapesafe.testing draws native-order arrays of torch's dtypes only, hence hnp here."""
     dt = np.dtype(draw(st.sampled_from(NUMERIC)))
     if draw(st.booleans()):
         dt = dt.newbyteorder(">") if dt.itemsize > 1 else dt
-    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
+    shape = draw(shapes(max_dims=3, max_side=4))
     a = draw(
         hnp.arrays(
             dt,
@@ -198,16 +202,13 @@ def test_from_numpy_shape_spec_and_shared_dims() -> None:
 
 
 @st.composite
-def tensors(draw: st.DrawFn) -> torch.Tensor:
+def tensor_views(draw: st.DrawFn) -> torch.Tensor:
+    """Tensors as a training loop holds them: possibly non-leaf with grad, or transposed."""
     dt = draw(st.sampled_from([torch.float32, torch.float64, torch.int64, torch.bool]))
-    a = draw(
-        hnp.arrays(
-            np.dtype(str(dt).removeprefix("torch.")),
-            hnp.array_shapes(min_dims=0, max_dims=3, max_side=4),
-            elements={"allow_nan": False} if dt.is_floating_point else None,
-        )
-    )
-    t = torch.from_numpy(a.copy())
+    # every value of the dtype (infinities and extremes too), not only the default range
+    np_dt = np.dtype(str(dt).removeprefix("torch."))
+    elements = hnp.from_dtype(np_dt, **({"allow_nan": False} if dt.is_floating_point else {}))
+    t = draw(tensors(dt, shapes(max_dims=3, max_side=4), elements=elements))
     if dt.is_floating_point and draw(st.booleans()):
         t = t.requires_grad_(True) * 1.0  # non-leaf that requires grad
     if t.dim() >= 2 and draw(st.booleans()):
@@ -216,7 +217,7 @@ def tensors(draw: st.DrawFn) -> torch.Tensor:
 
 
 @pytest.mark.values
-@given(tensors())
+@given(tensor_views())
 def test_to_numpy_values_and_no_aliasing(t: torch.Tensor) -> None:
     a = to_numpy(t)
     expected = t.detach().numpy()

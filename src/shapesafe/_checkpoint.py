@@ -418,7 +418,10 @@ def _read(path: Path, fn: str, map_location: Any, verify: bool) -> dict[str, Any
             "pass a file written by shapesafe's save_checkpoint()",
         )
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        # pickle protocol 2 writes an empty ``bytes`` value as a call of the builtin
+        # ``bytes`` (a GLOBAL), which weights_only refuses by default: allow just that one
+        with torch.serialization.safe_globals([bytes]):
+            obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         detail = str(e)
         found = next((ln.strip() for ln in detail.splitlines() if "GLOBAL" in ln), None)

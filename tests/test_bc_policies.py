@@ -157,8 +157,19 @@ def test_forward_is_checked_by_the_annotations(cls: type[Policy]) -> None:
 
 def test_gaussian_loss_refuses_actions_that_would_broadcast() -> None:
     policy = GaussianPolicy(3, 2)
-    with pytest.raises(ShapeError, match=r"GaussianPolicy\.loss\(\): argument `batch` \(actions\)"):
+    with pytest.raises(
+        ShapeError,
+        match=r"GaussianPolicy\.loss\(\): argument `batch` \(actions\): expected shape "
+        r"\(batch, act\) = \(5, 2\) .* got \(5, 1\)\n  hint: this policy was built with "
+        r"act_dim=2 but the actions have 1; check the data, or build the policy with act_dim=1",
+    ):
         policy.loss((torch.zeros(5, 3), torch.zeros(5, 1)))
+    with pytest.raises(ShapeError, match=r"hint: the actions have a trailing axis of size 1"):
+        policy.loss((torch.zeros(5, 3), torch.zeros(5, 2, 1)))
+    with pytest.raises(ShapeError, match=r"hint: 4 actions for 5 observations"):
+        policy.loss((torch.zeros(5, 3), torch.zeros(4, 2)))
+    with pytest.raises(ShapeError, match=r"hint: the actions lack the act axis"):
+        GaussianPolicy(3, 1).loss((torch.zeros(5, 3), torch.zeros(5)))
     # the distribution itself refuses the same value when called directly
     dist = policy(torch.zeros(5, 3))
     with pytest.raises(ShapeError, match=r"log_prob\(\): argument `value`"):

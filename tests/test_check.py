@@ -707,3 +707,30 @@ def test_many_annotations_compile_fast_paths_that_agree() -> None:
                 f(torch.zeros(shape))
             except ShapeError as e:
                 assert "could not explain" not in str(e)
+
+
+@pytest.mark.parametrize(
+    ("dims", "pattern"),
+    [
+        ("#n n", r"^f\(\): argument `x`: the axis name 'n' appears twice in '#n n'"),
+        ("batch+", r"^f\(\): argument `x`: cannot parse the axis 'batch\+'"),
+        ("*#b", r"^f\(\): argument `x`: broadcastable variadic dims like '\*#b'"),
+    ],
+)
+def test_annotation_errors_name_the_function_and_argument(dims: str, pattern: str) -> None:
+    with pytest.raises(shapesafe.AnnotationError, match=pattern) as info:
+
+        @shapesafe.check
+        def f(x: Float[Tensor, dims]) -> None:  # type: ignore[name-defined]
+            return None
+
+    assert (info.value.function, info.value.argument) == ("f", "x")
+    with pytest.raises(
+        shapesafe.AnnotationError, match=r"^g\(\): return value: cannot parse"
+    ) as info:
+
+        @shapesafe.check
+        def g(x: Float[Tensor, "n"]) -> Float[Tensor, "n+"]:  # type: ignore[name-defined]
+            return x
+
+    assert (info.value.function, info.value.argument) == ("g", "return")

@@ -450,6 +450,18 @@ def _qualname(fn: Callable[..., Any]) -> str:
     return name.rsplit("<locals>.", 1)[-1]
 
 
+def _build_node(fn_name: str, hint: Any, where: str, argument: str) -> Node | None:
+    """``build_node``, with an annotation error that names the function and argument."""
+    try:
+        return build_node(hint, where)
+    except AnnotationError as exc:
+        if exc.function is not None:
+            raise
+        raise AnnotationError(
+            f"{fn_name}(): {where}: {exc}", function=fn_name, argument=argument
+        ) from None
+
+
 def _build_wrapper(fn: Callable[..., Any], hints: dict[str, Any]) -> Callable[..., Any] | None:
     sig = inspect.signature(fn)
     fn_name = _qualname(fn)
@@ -457,7 +469,7 @@ def _build_wrapper(fn: Callable[..., Any], hints: dict[str, Any]) -> Callable[..
     for p in sig.parameters.values():
         if p.name not in hints:
             continue
-        node = build_node(hints[p.name], f"argument `{p.name}`")
+        node = _build_node(fn_name, hints[p.name], f"argument `{p.name}`", p.name)
         if node is None:
             continue
         if p.kind in (_P.VAR_POSITIONAL, _P.VAR_KEYWORD):
@@ -474,7 +486,7 @@ def _build_wrapper(fn: Callable[..., Any], hints: dict[str, Any]) -> Callable[..
         or inspect.isasyncgenfunction(fn)
     )
     ret_node = (
-        build_node(hints["return"], "return value")
+        _build_node(fn_name, hints["return"], "return value", "return")
         if ("return" in hints and check_return)
         else None
     )

@@ -153,6 +153,17 @@ class Policy(nn.Module, abc.ABC):
                 hint = "\n  hint: the actions have a trailing axis of size 1; actions.squeeze(-1)?"
             elif got == expected[:1] and self.act_dim == 1:
                 hint = "\n  hint: the actions lack the act axis; actions.unsqueeze(-1)?"
+            elif len(got) == 2 and got[0] != expected[0]:
+                hint = (
+                    f"\n  hint: {got[0]} actions for {expected[0]} observations; were they "
+                    "drawn with the same batch indices?"
+                )
+            elif len(got) == 2:
+                hint = (
+                    f"\n  hint: this policy was built with act_dim={self.act_dim} but the "
+                    f"actions have {got[1]}; check the data, or build the policy with "
+                    f"act_dim={got[1]}"
+                )
             raise ShapeError(
                 f"{name}(): argument `batch` (actions): expected shape (batch, act) = "
                 f"{expected} to match the observations and the policy's act_dim, got {got}"

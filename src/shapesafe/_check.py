@@ -129,6 +129,37 @@ def _comptime_value(var: Any) -> Any:
         return Opaque(var.python_type())
 
 
+def trace_time_check(
+    check: Callable[..., None],
+    n: int,
+    pass_ctx: bool,
+    v0: Any = None,
+    v1: Any = None,
+    v2: Any = None,
+    v3: Any = None,
+    v4: Any = None,
+    v5: Any = None,
+) -> None:
+    """Call only while compiling: run ``check(*values)`` once, at trace time (dynamo
+    ``comptime``), on stand-ins of the first ``n`` values -- tensors become meta tensors
+    of their traced sizes, constants stay as they are -- so that a wrong shape stops
+    compilation with shapesafe's own message (and costs nothing per call). With
+    ``pass_ctx``, ``check`` gets dynamo's comptime context first."""
+    from torch._dynamo.comptime import comptime
+
+    comptime(_run_trace_time_check)
+
+
+def _run_trace_time_check(ctx: Any) -> None:
+    check = ctx.get_local("check").as_python_constant()
+    n = int(ctx.get_local("n").as_python_constant())
+    values = [_comptime_value(ctx.get_local(f"v{i}")) for i in range(n)]
+    if ctx.get_local("pass_ctx").as_python_constant():
+        check(ctx, *values)
+    else:
+        check(*values)
+
+
 def _explain_compiling(plan: _Plan, ctx: Any) -> None:
     """Run at compile time (dynamo ``comptime``): raise the same error as eager mode."""
     k = int(ctx.get_local("_ss_k").as_python_constant())

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar, cast
 import numpy as np
 import torch
 
-from shapesafe._check import _comptime_value, _is_compiling
+from shapesafe._check import _is_compiling, trace_time_check
 from shapesafe._config import STATE
 from shapesafe._errors import AnnotationError, DtypeError, ShapeError
 
@@ -52,44 +52,21 @@ def _fmt(shape: Sequence[int]) -> str:
     return str(tuple(int(s) for s in shape))
 
 
-# Under torch.compile, an op's checks run at trace time on shape-only stand-ins (meta
-# tensors of the traced sizes, constants as they are), through dynamo's ``comptime``: a
-# wrong shape raises this module's message at compile time, instead of dynamo's "cannot
-# trace str(tuple)" from inside our message formatting. Data-dependent checks (index
-# ranges) are skipped there, as torch.gather keeps its own bounds check.
-def _reshape_args(x: Any, shape: Any, keep: Any, sizes: Any) -> Any:
-    return reshape(x, *shape, keep=keep, **sizes)
+# Under torch.compile, an op's checks run once at trace time on shape-only stand-ins
+# (``trace_time_check``): a wrong shape raises this module's message at compile time,
+# instead of dynamo's "cannot trace str(tuple)" from inside our message formatting.
+# Data-dependent checks (index ranges) are skipped there; torch.gather keeps its own
+# bounds check. These adapters replay a call from its recorded arguments.
+def _unsqueeze_args(x: Any, dims: Any) -> Any:
+    return unsqueeze(x, *dims)
 
 
 def _newaxis_args(x: Any, key: Any) -> Any:
     return newaxis(x)[key]
 
 
-def _trace_ops() -> dict[str, Any]:
-    return {
-        "take_along": take_along,
-        "gather": gather,
-        "squeeze": squeeze,
-        "unsqueeze": lambda x, dims: unsqueeze(x, *dims),
-        "newaxis": _newaxis_args,
-        "reshape": _reshape_args,
-        "flatten": flatten,
-    }
-
-
-def _trace_explain(ctx: Any) -> None:
-    name = ctx.get_local("name").as_python_constant()
-    n = ctx.get_local("n").as_python_constant()
-    values = [_comptime_value(ctx.get_local(f"v{i}")) for i in range(n)]
-    _trace_ops()[name](*values)  # raises the eager error if the traced shapes are wrong
-
-
-def _trace_check(
-    name: str, n: int, v0: Any, v1: Any = None, v2: Any = None, v3: Any = None
-) -> None:
-    from torch._dynamo.comptime import comptime
-
-    comptime(_trace_explain)
+def _reshape_args(x: Any, shape: Any, keep: Any, sizes: Any) -> Any:
+    return reshape(x, *shape, keep=keep, **sizes)
 
 
 def _error(
@@ -266,7 +243,7 @@ def take_along(values: A, index: A, dim: int = -1) -> A:
         d = dim % values.ndim if values.ndim else dim
         return _take_along_impl(values, index, d)
     if _is_compiling():
-        _trace_check("take_along", 3, values, index, dim)
+        trace_time_check(take_along, 3, False, values, index, dim)
     fn = "take_along"
     _same_kind(fn, ("values", "index"), values, index)
     nd = values.ndim
@@ -377,7 +354,7 @@ def gather(input: A, dim: int, index: A) -> A:
     if not STATE.enabled:
         return _gather_impl(input, dim % max(input.ndim, 1), index)
     if _is_compiling():
-        _trace_check("gather", 3, input, dim, index)
+        trace_time_check(gather, 3, False, input, dim, index)
     fn = "gather"
     _same_kind(fn, ("input", "index"), input, index)
     ishape = tuple(int(s) for s in input.shape)
@@ -457,7 +434,7 @@ def squeeze(x: A, dim: int | Sequence[int]) -> A:
     if not STATE.enabled:
         return _squeeze_impl(x, tuple(int(cast(int, a)) % max(x.ndim, 1) for a in axes))
     if _is_compiling():
-        _trace_check("squeeze", 2, x, dim)
+        trace_time_check(squeeze, 2, False, x, dim)
     fn = "squeeze"
     _kind(fn, "x", x)
     shape = tuple(int(s) for s in x.shape)
@@ -518,7 +495,7 @@ def unsqueeze(x: A, *dims: int | Sequence[int]) -> A:
     fn = "unsqueeze"
     if STATE.enabled:
         if _is_compiling():
-            _trace_check("unsqueeze", 2, x, dims)
+            trace_time_check(_unsqueeze_args, 2, False, x, dims)
         _kind(fn, "x", x)
         if not flat:
             raise _error(
@@ -570,7 +547,7 @@ class _NewAxis(Generic[A]):
         if not STATE.enabled:
             return cast(A, x[key])
         if _is_compiling():
-            _trace_check("newaxis", 2, x, key)
+            trace_time_check(_newaxis_args, 2, False, x, key)
         k = key if isinstance(key, tuple) else (key,)
         fn = "newaxis"
         for i, item in enumerate(k):
@@ -853,10 +830,10 @@ def reshape(x: A, *shape: int | str, keep: int | None = None, **sizes: int) -> A
         torch.Size([32, 84, 84])
     """
     fn = "reshape"
+    if STATE.enabled and _is_compiling():
+        trace_time_check(_reshape_args, 4, False, x, shape, keep, sizes)
     xshape: tuple[int, ...] = tuple(int(s) for s in x.shape)
     if len(shape) == 1 and isinstance(shape[0], str):
-        if STATE.enabled and _is_compiling():
-            _trace_check("reshape", 4, x, shape, keep, sizes)
         if keep is not None:
             raise TypeError("reshape(): `keep` is not used with a pattern")
         return _reshape_to(x, _target_shape(shape[0], xshape, sizes))
@@ -873,8 +850,6 @@ def reshape(x: A, *shape: int | str, keep: int | None = None, **sizes: int) -> A
         )
     if not STATE.enabled:
         return _reshape_to(x, xshape[:keep] + tuple(int(s) for s in shape))
-    if _is_compiling():
-        _trace_check("reshape", 4, x, shape, keep, sizes)
     _kind(fn, "x", x)
     if isinstance(keep, bool) or not isinstance(keep, int) or not 0 <= keep <= len(xshape):
         raise _error(
@@ -934,7 +909,7 @@ def flatten(x: A, keep: int = 1) -> A:
     if STATE.enabled:
         fn = "flatten"
         if _is_compiling():
-            _trace_check("flatten", 2, x, keep)
+            trace_time_check(flatten, 2, False, x, keep)
         _kind(fn, "x", x)
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
             raise _error(ShapeError, fn, f"keep={keep!r} must be an int >= 0", argument="keep")

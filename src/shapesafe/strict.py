@@ -40,7 +40,7 @@ import torch
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
-from shapesafe._check import _comptime_value, _is_compiling
+from shapesafe._check import _is_compiling, trace_time_check
 from shapesafe._config import STATE
 from shapesafe._errors import BroadcastError
 
@@ -198,6 +198,9 @@ _FORWARDERS = frozenset(
     )
 )
 _STRICT_FILE = os.path.abspath(__file__)
+# the frames between an op and the user's code under torch.compile: this module and
+# the trace-time bridge (shapesafe._check.trace_time_check)
+_TRACE_BRIDGE = frozenset({_STRICT_FILE, os.path.abspath(trace_time_check.__code__.co_filename)})
 
 
 def _user_frame(start: FrameType | None) -> FrameType | None:
@@ -308,7 +311,15 @@ class _StrictBroadcastMode(TorchFunctionMode):
         if len(tensors) < 2:
             return
         if _is_compiling():
-            _trace_check("elementwise", label, self.allow_size_one, *tensors[:4])
+            operands = tensors[:4]  # trace_time_check takes 6 values: label, flag, tensors
+            trace_time_check(
+                _explain_at_trace_time,
+                2 + len(operands),
+                True,
+                label,
+                self.allow_size_one,
+                *operands,
+            )
             return
         error = _elementwise_error(
             label, [t.shape for t in tensors], self.allow_size_one, sys._getframe
@@ -325,7 +336,7 @@ class _StrictBroadcastMode(TorchFunctionMode):
                 return
             values.append(v)
         if _is_compiling():
-            _trace_check("loss", key, False, *values)
+            trace_time_check(_explain_at_trace_time, 2 + len(values), True, key, None, *values)
             return
         error = _loss_error(name, argnames, [v.shape for v in values], sys._getframe)
         if error is not None:
@@ -415,7 +426,7 @@ def _trace_where(ctx: Any) -> str | None:
         if code is None:  # pragma: no cover
             break
         filename = code.co_filename
-        if filename in _FORWARDERS or filename == _STRICT_FILE:
+        if filename in _FORWARDERS or filename in _TRACE_BRIDGE:
             tx = getattr(tx, "parent", None)
             continue
         if filename.startswith(_TORCH_DIR) or filename.startswith(_SHAPESAFE_DIR):
@@ -427,39 +438,22 @@ def _trace_where(ctx: Any) -> str | None:
     return "(source line unknown under torch.compile)"
 
 
-def _trace_explain(ctx: Any) -> None:
-    kind = ctx.get_local("kind").as_python_constant()
-    label = ctx.get_local("label").as_python_constant()
-    allow_size_one = ctx.get_local("allow_size_one").as_python_constant()
-    shapes = []
-    for i in range(4):
-        value = _comptime_value(ctx.get_local(f"t{i}"))
-        if isinstance(value, torch.Tensor):
-            shapes.append(value.shape)
+def _explain_at_trace_time(
+    ctx: Any, label: str, allow_size_one: bool | None, *operands: Any
+) -> None:
+    """The eager checks, at trace time (``trace_time_check``); ``label`` is an op label,
+    or a loss function's name when ``allow_size_one`` is None."""
     where = _trace_where(ctx)
     if where is None:
         return
-    if kind == "loss":
+    shapes = [t.shape for t in operands]
+    if allow_size_one is None:
         name, argnames = _LOSS_FNS_BY_NAME[label]
         error = _loss_error(name, argnames, shapes, where)
     else:
         error = _elementwise_error(label, shapes, allow_size_one, where)
     if error is not None:
         raise error
-
-
-def _trace_check(
-    kind: str,
-    label: str,
-    allow_size_one: bool,
-    t0: Any = None,
-    t1: Any = None,
-    t2: Any = None,
-    t3: Any = None,
-) -> None:
-    from torch._dynamo.comptime import comptime
-
-    comptime(_trace_explain)
 
 
 # --------------------------------------------------------------------------------------

@@ -146,7 +146,12 @@ _LOSSES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _build_tables() -> tuple[dict[Any, str], dict[Any, tuple[str, tuple[str, ...]]]]:
+def _build_tables() -> tuple[dict[str, str], dict[str, tuple[str, tuple[str, ...]]]]:
+    """Labels of the checked ops and (name, argument names) of the checked losses, keyed
+    by qualified name, not by function object: under torch.compile, dynamo may hand
+    __torch_function__ its own stand-in for a method (e.g. TensorBase.pow), and a guard on
+    "function object in dict" then fails on the very frame that created it (torch 2.13).
+    A name is as cheap to look up (a cached string hash)."""
     ops: dict[Any, str] = {}
     owners: tuple[Any, ...] = (torch, torch.Tensor, torch._C.TensorBase, torch.special)
     for name in _ELEMENTWISE:
@@ -167,16 +172,14 @@ def _build_tables() -> tuple[dict[Any, str], dict[Any, tuple[str, tuple[str, ...
         fn = getattr(torch.nn.functional, name, None)
         if fn is not None:
             losses[fn] = (name, argnames)
-    return ops, losses
+
+    def by_name(table: dict[Any, Any]) -> dict[str, Any]:
+        return {getattr(f, "__qualname__", repr(f)): v for f, v in table.items()}
+
+    return by_name(ops), by_name(losses)
 
 
-_OPS, _LOSS_FNS = _build_tables()
-# Ops are looked up by qualified name, not by function object: under torch.compile,
-# dynamo may hand __torch_function__ its own stand-in for a method (e.g. TensorBase.pow),
-# and a guard on "function object in dict" then fails on the very frame that created it
-# (torch 2.13). The names are as cheap to look up (a cached string hash).
-_OPS_BY_NAME = {getattr(f, "__qualname__", repr(f)): label for f, label in _OPS.items()}
-_LOSS_FNS_BY_NAME = {getattr(f, "__qualname__", repr(f)): v for f, v in _LOSS_FNS.items()}
+_OPS_BY_NAME, _LOSS_FNS_BY_NAME = _build_tables()
 
 # --------------------------------------------------------------------------------------
 # who called: user code, or library internals?

@@ -309,6 +309,94 @@ def test_kl_divergence_and_gradients_work() -> None:
 
 
 @values
+@given(batch_shapes, sizes, st.data())
+def test_kl_divergence_matches_torch_for_every_class(
+    batch: tuple[int, ...], k: int, data: st.DataObject
+) -> None:
+    lp, lq = data.draw(locs((*batch, k))), data.draw(locs((*batch, k)))
+    sp, sq = data.draw(scales((*batch, k))), data.draw(scales((*batch, k)))
+    gp, gq = data.draw(logits((*batch, k))), data.draw(logits((*batch, k)))
+    cp, cq = data.draw(covariance_matrices(batch, k)), data.draw(covariance_matrices(batch, k))
+    pairs = [
+        (Normal(lp, sp), Normal(lq, sq), td.Normal(lp, sp), td.Normal(lq, sq)),
+        (
+            DiagNormal(lp, sp),
+            DiagNormal(lq, sq),
+            td.Independent(td.Normal(lp, sp), 1),
+            td.Independent(td.Normal(lq, sq), 1),
+        ),
+        (
+            MultivariateNormal(lp, cp),
+            MultivariateNormal(lq, cq),
+            td.MultivariateNormal(lp, cp),
+            td.MultivariateNormal(lq, cq),
+        ),
+        (
+            Categorical(logits=gp),
+            Categorical(logits=gq),
+            td.Categorical(logits=gp),
+            td.Categorical(logits=gq),
+        ),
+        (
+            Bernoulli(logits=gp),
+            Bernoulli(logits=gq),
+            td.Bernoulli(logits=gp),
+            td.Bernoulli(logits=gq),
+        ),
+    ]
+    for p, q, ref_p, ref_q in pairs:
+        same(td.kl_divergence(p, q), td.kl_divergence(ref_p, ref_q))
+
+
+def test_kl_divergence_refuses_broadcasting_batch_shapes() -> None:
+    p = Normal(torch.zeros(4), torch.ones(4))
+    q = Normal(torch.zeros(4, 1), torch.ones(4, 1))
+    assert td.kl_divergence(td.Normal(p.loc, p.scale), td.Normal(q.loc, q.scale)).shape == (4, 4)
+    with pytest.raises(
+        ShapeError,
+        match=(
+            r"kl_divergence\(\): `p` has batch_shape \(4,\) but `q` has batch_shape \(4, 1\); "
+            r"they must be equal \(plain torch would broadcast them to a KL of shape \(4, 4\)\)"
+            r"\n  hint: `q`'s parameters have a trailing axis of size 1; squeeze them"
+        ),
+    ):
+        td.kl_divergence(p, q)
+    with pytest.raises(ShapeError, match=r"hint: `p`'s parameters have a trailing axis of size 1"):
+        td.kl_divergence(q, p)
+    small = DiagNormal(torch.zeros(3, 2), torch.ones(3, 2))
+    big = DiagNormal(torch.zeros(4, 2), torch.ones(4, 2))
+    with pytest.raises(
+        ShapeError,
+        match=r"batch_shape \(3,\) but `q` has batch_shape \(4,\); they must be equal\n  hint: "
+        r"build both from the same minibatch",
+    ):
+        td.kl_divergence(small, big)
+    with pytest.raises(
+        ShapeError,
+        match=r"`p` has event_shape \(2,\) but `q` has event_shape \(3,\).*\n  hint: both "
+        r"distributions must be over the same space",
+    ):
+        td.kl_divergence(big, DiagNormal(torch.zeros(4, 3), torch.ones(4, 3)))
+    with pytest.raises(
+        ShapeError, match=r"`p` has batch_shape \(4,\) but `q` has batch_shape \(1,\)"
+    ):
+        td.kl_divergence(
+            Categorical(logits=torch.zeros(4, 3)), Categorical(logits=torch.zeros(1, 3))
+        )
+    # a prior with batch_shape () is shared by the whole batch, like a scalar parameter
+    prior = DiagNormal(torch.zeros(2), torch.ones(2))
+    assert td.kl_divergence(big, prior).shape == (4,)
+    assert td.kl_divergence(big, big.expand((4,))).shape == (4,)
+    assert td.kl_divergence(small, prior.expand((3,))).shape == (3,)
+
+
+def test_kl_divergence_checks_off_broadcasts_like_torch(checks_off: None) -> None:
+    p = Normal(torch.zeros(4), torch.ones(4))
+    q = Normal(torch.zeros(4, 1), torch.ones(4, 1))
+    assert td.kl_divergence(p, q).shape == (4, 4)
+
+
+@values
 def test_expand_keeps_the_class_and_matches_torch() -> None:
     loc, scale = torch.randn(3, 2), torch.rand(3, 2) + 0.1
     cases = [

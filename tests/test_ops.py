@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -165,6 +166,25 @@ def test_take_along_refuses_mixing_numpy_and_torch() -> None:
         take_along(torch.zeros(2, 3), np.zeros(2, dtype=np.int64))  # type: ignore[arg-type]
     with pytest.raises(DtypeError, match=r"must be a torch\.Tensor or numpy\.ndarray, got list"):
         take_along([[1.0]], torch.zeros(1, dtype=torch.long))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "call"),
+    [
+        ("squeeze", lambda x: squeeze(x, 0)),
+        ("unsqueeze", lambda x: unsqueeze(x, 0)),
+        ("newaxis", lambda x: newaxis(x)[None, ...]),
+        ("reshape", lambda x: reshape(x, -1, keep=1)),
+        ("reshape", lambda x: reshape(x, "a b -> (a b)")),
+        ("flatten", lambda x: flatten(x)),
+    ],
+)
+def test_ops_refuse_non_arrays_with_a_dtype_error(name: str, call: Callable[[Any], Any]) -> None:
+    with pytest.raises(
+        DtypeError,
+        match=rf"{name}\(\): argument `x` must be a torch\.Tensor or numpy\.ndarray, got list",
+    ):
+        call([[1.0, 2.0]])
 
 
 def test_take_along_bad_dim() -> None:

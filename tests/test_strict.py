@@ -25,6 +25,8 @@ OPS: dict[str, tuple[str, Op]] = {
     "<": (r"`<` \(lt\)", lambda a, b: a < b),
     "==": (r"`==` \(eq\)", lambda a, b: a == b),
     "maximum": (r"maximum\(\)", torch.maximum),
+    "max": (r"max\(\)", torch.max),
+    "min-method": (r"min\(\)", lambda a, b: a.min(b)),
     "where": (r"where\(\)", lambda a, b: torch.where(a > 0, a, b)),
     "lerp": (r"lerp\(\)", lambda a, b: torch.lerp(a, b, 0.5)),
     "sub-method": (r"`-` \(sub\)", lambda a, b: a.sub(b)),
@@ -118,7 +120,17 @@ def test_size_one_expansion_follows_the_setting(
 def test_scalars_and_0d_tensors_never_raise(x: torch.Tensor, op: str, kind: str) -> None:
     s = 2.5 if kind == "python" else torch.tensor(2.5)
     fn = OPS[op][1]
-    if kind == "python" and op in ("maximum", "sub-method", "torch.add", "where", "lerp", "rsub"):
+    tensor_only = (
+        "maximum",
+        "max",
+        "min-method",
+        "sub-method",
+        "torch.add",
+        "where",
+        "lerp",
+        "rsub",
+    )
+    if kind == "python" and op in tensor_only:
         s = torch.tensor(2.5)
     expected = (fn(x, s), fn(s, x)) if isinstance(s, torch.Tensor) else (fn(x, s),)  # type: ignore[arg-type]
     with strict_broadcasting(allow_size_one=False):
@@ -220,6 +232,22 @@ def test_losses_with_mismatched_shapes_raise(loss: Callable[..., torch.Tensor], 
         loss(pred, target)
     with strict_broadcasting():
         assert torch.equal(loss(pred.squeeze(-1), target), loss(target, target))
+
+
+def test_allclose_and_reductions_of_max_min() -> None:
+    a, b = torch.zeros(4), torch.zeros(4, 1)
+    with (
+        strict_broadcasting(),
+        pytest.raises(
+            BroadcastError, match=r"allclose\(\) would broadcast shapes \(4,\) and \(4, 1\)"
+        ),
+    ):
+        torch.allclose(a, b)  # plain torch: True, comparing a (4, 4) table
+    with strict_broadcasting(allow_size_one=False):  # one tensor operand: a reduction
+        assert torch.equal(torch.max(b, 0).values, torch.zeros(1))
+        assert torch.equal(b.min(dim=0, keepdim=True).values, torch.zeros(1, 1))
+        assert torch.equal(b.max(), torch.tensor(0.0))
+        assert torch.allclose(a, a)
 
 
 def test_loss_keyword_arguments_and_non_broadcastable() -> None:

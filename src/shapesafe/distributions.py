@@ -18,6 +18,9 @@ code written for ``torch.distributions`` keep working. What changes while checks
   check them (``validate_args``, on by default), with messages that say what is wrong
   where and how to fix it.
 * ``describe()`` prints the three shapes; ``repr`` shows batch and event shapes.
+* ``kl_divergence(p, q)`` between two instances of one class needs equal event shapes
+  and equal batch shapes (or one of them ``()``, e.g. a fixed prior), where torch would
+  broadcast ``(B,)`` against ``(B, 1)`` into a ``(B, B)`` table.
 
 With checks off, every method is the torch method itself behind one flag read.
 
@@ -1422,3 +1425,75 @@ class GaussianMixture(_Checked, MixtureSameFamily):
 
     def _support_hint(self) -> str:
         return _NAN_HINT
+
+
+# --------------------------------------------------------------------------------------
+# kl_divergence: same batch and event shapes, no silent broadcasting
+
+
+def _kl_shape_error(p: Distribution, q: Distribution) -> ShapeError | None:
+    pb, qb = tuple(p.batch_shape), tuple(q.batch_shape)
+    pe, qe = tuple(p.event_shape), tuple(q.event_shape)
+    if (pb == qb or not pb or not qb) and pe == qe:
+        return None  # equal, or one distribution shared by the whole batch (a prior)
+    if pe != qe:
+        head = (
+            f"kl_divergence(): `p` has event_shape {_fmt(pe)} but `q` has event_shape "
+            f"{_fmt(qe)}; they must be equal"
+        )
+        hint = "both distributions must be over the same space (check the action dimension)"
+        expected, got = _fmt(pe), _fmt(qe)
+    else:
+        head = (
+            f"kl_divergence(): `p` has batch_shape {_fmt(pb)} but `q` has batch_shape "
+            f"{_fmt(qb)}; they must be equal"
+        )
+        try:
+            joint = _broadcast_shapes(pb, qb)
+            head += f" (plain torch would broadcast them to a KL of shape {_fmt(joint)})"
+        except RuntimeError:
+            pass
+        if len(qb) == len(pb) + 1 and qb[-1] == 1 and qb[:-1] == pb:
+            hint = "`q`'s parameters have a trailing axis of size 1; squeeze them (.squeeze(-1))"
+        elif len(pb) == len(qb) + 1 and pb[-1] == 1 and pb[:-1] == qb:
+            hint = "`p`'s parameters have a trailing axis of size 1; squeeze them (.squeeze(-1))"
+        else:
+            hint = (
+                "build both from the same minibatch, or broadcast on purpose with "
+                f"q.expand({_fmt(pb)})"
+            )
+        expected, got = _fmt(pb), _fmt(qb)
+    return ShapeError(
+        f"{head}\n  hint: {hint}",
+        function="kl_divergence",
+        argument="q",
+        expected=expected,
+        got=got,
+    )
+
+
+def _register_checked_kl(cls: type[Distribution], torch_cls: type[Distribution]) -> None:
+    """``kl_divergence(p, q)`` for two ``cls`` instances: torch's KL for ``torch_cls``,
+    after checking that the event shapes are equal and the batch shapes too, unless one
+    of them is ``()`` (torch would broadcast them)."""
+    torch_kl = torch.distributions.kl._dispatch_kl(torch_cls, torch_cls)  # type: ignore[no-untyped-call]
+
+    def _kl(p: Distribution, q: Distribution) -> Tensor:
+        if STATE.enabled:
+            error = _kl_shape_error(p, q)
+            if error is not None:
+                raise error
+        out: Tensor = torch_kl(p, q)
+        return out
+
+    torch.distributions.kl.register_kl(cls, cls)(_kl)  # type: ignore[no-untyped-call]
+
+
+for _cls, _torch_cls in (
+    (Normal, _TorchNormal),
+    (DiagNormal, Independent),
+    (MultivariateNormal, _TorchMultivariateNormal),
+    (Categorical, _TorchCategorical),
+    (Bernoulli, _TorchBernoulli),
+):
+    _register_checked_kl(_cls, _torch_cls)

@@ -491,12 +491,13 @@ def unsqueeze(x: A, *dims: int | Sequence[int]) -> A:
     flat: tuple[object, ...] = ()
     for d in dims:
         flat += _axes_tuple("unsqueeze", "dims", d)
-    out_nd = x.ndim + len(flat)
     fn = "unsqueeze"
+    if STATE.enabled:
+        _kind(fn, "x", x)
+    out_nd = x.ndim + len(flat)
     if STATE.enabled:
         if _is_compiling():
             trace_time_check(_unsqueeze_args, 2, False, x, dims)
-        _kind(fn, "x", x)
         if not flat:
             raise _error(
                 ShapeError, fn, "no axes given; name where to insert them", argument="dims"
@@ -546,10 +547,11 @@ class _NewAxis(Generic[A]):
         x: Any = self._x
         if not STATE.enabled:
             return cast(A, x[key])
+        fn = "newaxis"
+        _kind(fn, "x", x)
         if _is_compiling():
             trace_time_check(_newaxis_args, 2, False, x, key)
         k = key if isinstance(key, tuple) else (key,)
-        fn = "newaxis"
         for i, item in enumerate(k):
             if item is None or item is Ellipsis:
                 continue
@@ -830,8 +832,10 @@ def reshape(x: A, *shape: int | str, keep: int | None = None, **sizes: int) -> A
         torch.Size([32, 84, 84])
     """
     fn = "reshape"
-    if STATE.enabled and _is_compiling():
-        trace_time_check(_reshape_args, 4, False, x, shape, keep, sizes)
+    if STATE.enabled:
+        _kind(fn, "x", x)
+        if _is_compiling():
+            trace_time_check(_reshape_args, 4, False, x, shape, keep, sizes)
     xshape: tuple[int, ...] = tuple(int(s) for s in x.shape)
     if len(shape) == 1 and isinstance(shape[0], str):
         if keep is not None:
@@ -850,7 +854,6 @@ def reshape(x: A, *shape: int | str, keep: int | None = None, **sizes: int) -> A
         )
     if not STATE.enabled:
         return _reshape_to(x, xshape[:keep] + tuple(int(s) for s in shape))
-    _kind(fn, "x", x)
     if isinstance(keep, bool) or not isinstance(keep, int) or not 0 <= keep <= len(xshape):
         raise _error(
             ShapeError,
@@ -905,12 +908,13 @@ def flatten(x: A, keep: int = 1) -> A:
         >>> flatten(torch.zeros(32, 4, 84, 84)).shape
         torch.Size([32, 28224])
     """
+    if STATE.enabled:
+        _kind("flatten", "x", x)
     xshape: tuple[int, ...] = tuple(int(s) for s in x.shape)
     if STATE.enabled:
         fn = "flatten"
         if _is_compiling():
             trace_time_check(flatten, 2, False, x, keep)
-        _kind(fn, "x", x)
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
             raise _error(ShapeError, fn, f"keep={keep!r} must be an int >= 0", argument="keep")
         if len(xshape) <= keep:

@@ -7,7 +7,8 @@ only warns. Inside :func:`strict_broadcasting` both raise a
 
 How it works: a :class:`torch.overrides.TorchFunctionMode` sees every torch call made
 while it is active. For elementwise ops (``+ - * / ** == < ...``, ``torch.where``,
-``lerp``, ``addcmul``, ``masked_fill``, ``clamp`` with tensor bounds, their in-place
+``lerp``, ``addcmul``, ``masked_fill``, ``clamp`` with tensor bounds, ``isclose`` /
+``allclose``, the two-tensor forms of ``torch.max`` / ``torch.min``, their in-place
 forms) and elementwise losses it compares the operands' shapes:
 
 * Python scalars and 0-d tensors never raise;
@@ -111,7 +112,11 @@ _ELEMENTWISE = (
     "clamp",
     "clip",
     "isclose",
+    "allclose",
     "copy",
+    # binary forms only: torch.max(x, dim) has one tensor operand and is never checked
+    "max",
+    "min",
 )
 
 _DUNDERS = {

@@ -57,6 +57,8 @@ def ref_match(tokens: list[str], shape: tuple[int, ...], memo: dict[str, object]
     for tok, size in pairs:
         if tok == "_":
             continue
+        if "=" in tok:  # jaxtyping: `k=2` is just `2`, the name documents it
+            tok = tok.split("=")[1]
         if tok.startswith("#"):
             if size == 1:
                 continue
@@ -73,7 +75,7 @@ def ref_match(tokens: list[str], shape: tuple[int, ...], memo: dict[str, object]
     return True
 
 
-single = st.sampled_from(["a", "b", "c", "_", "1", "2", "3", "#b"])
+single = st.sampled_from(["a", "b", "c", "_", "1", "2", "3", "#b", "#2", "k=2"])
 
 
 @st.composite
@@ -92,23 +94,41 @@ def dim_specs(draw: st.DrawFn) -> list[str]:
 shapes_st = st.lists(st.integers(1, 4), min_size=0, max_size=6).map(tuple)
 
 
-def make_fn(spec_x: str, spec_y: str):  # type: ignore[no-untyped-def]
+def make_fn(spec_x: str, spec_y: str, as_numpy: bool = False):  # type: ignore[no-untyped-def]
+    if as_numpy:
+
+        @shapesafe.check
+        def fn(x: Shaped[np.ndarray, spec_x], y: Shaped[np.ndarray, spec_y]) -> None:
+            return None
+
+        return fn
+
     @shapesafe.check
-    def fn(x: Shaped[Tensor, spec_x], y: Shaped[Tensor, spec_y]) -> None:
+    def fn(x: Shaped[Tensor, spec_x], y: Shaped[Tensor, spec_y]) -> None:  # type: ignore[no-redef]
         return None
 
     return fn
 
 
+def _rank_fits(tokens: list[str], shape: tuple[int, ...], memo: dict[str, object]) -> bool:
+    """Does the rank fit (a ``*name`` bound earlier fixes its run's length)?"""
+    for t in tokens:
+        if t in memo and t.startswith("*"):
+            return len(shape) == len(tokens) - 1 + len(memo[t])  # type: ignore[arg-type]
+    if any(t.startswith("*") or t == "..." for t in tokens):
+        return len(shape) >= len(tokens) - 1
+    return len(shape) == len(tokens)
+
+
 @pytest.mark.values
-@given(dim_specs(), dim_specs(), shapes_st, shapes_st)
+@given(dim_specs(), dim_specs(), shapes_st, shapes_st, st.booleans())
 def test_accepts_exactly_the_matching_shapes(
-    tx: list[str], ty: list[str], sx: tuple[int, ...], sy: tuple[int, ...]
+    tx: list[str], ty: list[str], sx: tuple[int, ...], sy: tuple[int, ...], as_numpy: bool
 ) -> None:
-    fn = make_fn(" ".join(tx), " ".join(ty))
+    fn = make_fn(" ".join(tx), " ".join(ty), as_numpy)
     memo: dict[str, object] = {}
     expected = ref_match(tx, sx, memo) and ref_match(ty, sy, memo)
-    x, y = torch.zeros(sx), torch.zeros(sy)
+    x, y = (np.zeros(sx), np.zeros(sy)) if as_numpy else (torch.zeros(sx), torch.zeros(sy))
     if not shapesafe.is_enabled():
         fn(x, y)  # disabled: never raises
         return
@@ -123,7 +143,17 @@ def test_accepts_exactly_the_matching_shapes(
         assert f"argument `{failing}`" in msg
         assert info.value.argument == failing
         assert "could not explain" not in msg
-        assert ("axis" in msg) or ("shape (" in msg)
+        memo = {}
+        if failing == "y":
+            ref_match(tx, sx, memo)
+        tokens, shape = (tx, sx) if failing == "x" else (ty, sy)
+        axis = info.value.axis
+        if axis is not None:  # a size problem: the message names the axis
+            assert 0 <= axis < len(shape)
+            assert f"argument `{failing}` axis {axis} ('" in msg
+        else:  # only a rank problem goes without an axis; it shows both shapes
+            assert not _rank_fits(tokens, shape, memo)
+            assert "expected shape (" in msg and ", got shape (" in msg
 
 
 @given(shapes(min_dims=1, max_dims=3, max_side=5), st.data())
@@ -136,8 +166,16 @@ def test_return_value_binds_with_arguments(shape: tuple[int, ...], data: st.Data
 
     if other == shape:
         assert ident(torch.zeros(shape)).shape == shape
-    else:
+    elif len(other) == len(shape):
         with pytest.raises(ShapeError, match=r"ident\(\): return value axis 0 \('\*s'\)"):
+            ident(torch.zeros(shape))
+    else:  # a run of another length is a rank problem: both whole shapes are shown
+        n = len(shape)
+        with pytest.raises(
+            ShapeError,
+            match=rf"ident\(\): return value: expected shape \(\*s,\) = \({', '.join(map(str, shape))},?\) "
+            rf"\[{n} ax[ie]s\], got shape \(",
+        ):
             ident(torch.zeros(shape))
 
 
@@ -734,3 +772,71 @@ def test_annotation_errors_name_the_function_and_argument(dims: str, pattern: st
             return x
 
     assert (info.value.function, info.value.argument) == ("g", "return")
+
+
+# --------------------------------------------------------------------------------------
+# message details found by auditing
+
+
+def test_union_failure_says_got_once() -> None:
+    @shapesafe.check
+    def f(x: Float[Tensor, "b"] | int) -> None:
+        return None
+
+    f(3)
+    with pytest.raises(
+        DtypeError,
+        match=r'^f\(\): argument `x`: expected one of Float\[Tensor, "b"\] \| int, got str\n',
+    ):
+        f("3")  # type: ignore[arg-type]
+
+
+def test_none_for_a_non_optional_array_gets_optional_hint() -> None:
+    @shapesafe.check
+    def f(x: Float[Tensor, "b"], mask: Float[Tensor, "b"] = None) -> None:  # type: ignore[assignment]
+        return None
+
+    with pytest.raises(
+        DtypeError,
+        match=r'argument `mask`: expected Float\[Tensor, "b"\] \(a torch\.Tensor\), got NoneType'
+        r'(.|\n)*hint: if `mask` may be None, annotate it as Float\[Tensor, "b"\] \| None',
+    ):
+        f(torch.zeros(2))
+
+
+def test_list_for_a_numpy_annotation_gets_asarray_hint() -> None:
+    @shapesafe.check
+    def f(x: Shaped[np.ndarray, "n 3"]) -> None:
+        return None
+
+    with pytest.raises(DtypeError, match=r"hint: wrap it as an array first: np\.asarray\(x\)"):
+        f([[1, 2, 3]])  # type: ignore[arg-type]
+
+
+def test_container_annotations_are_shown_as_written() -> None:
+    @shapesafe.check
+    def f(x: Float[Tensor, "b"], rest: tuple[Float[Tensor, "b"], ...]) -> None:
+        return None
+
+    with pytest.raises(
+        ShapeError,
+        match=r"f\(\): argument `rest`\[1\] axis 0 \('b'\): expected b=2 \(bound by `x`\), got 3"
+        r'(.|\n)*annotation: tuple\[Float\[Tensor, "b"\], \.\.\.\]',
+    ):
+        f(torch.zeros(2), (torch.zeros(2), torch.zeros(3)))
+
+
+def test_a_variadic_run_of_another_length_is_a_rank_error() -> None:
+    @shapesafe.check
+    def f(x: Float[Tensor, "*batch"], y: Float[Tensor, "*batch act"]) -> None:
+        return None
+
+    with pytest.raises(
+        ShapeError,
+        match=r"f\(\): argument `y`: expected shape \(\*batch, act\) = \(2, 3, act\) \[3 axes\], "
+        r"got shape \(4,\) \[1 axis\]",
+    ) as info:
+        f(torch.zeros(2, 3), torch.zeros(4))
+    assert info.value.axis is None
+    with pytest.raises(ShapeError, match=r"expected shape \(\*batch, act\) = \(act,\) \[1 axis\]"):
+        f(torch.zeros(()), torch.zeros(2, 3))

@@ -4,13 +4,19 @@ trace time, through dynamo's ``comptime``), not dynamo's "cannot trace" error.""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import warnings
 from collections.abc import Callable
+from typing import NamedTuple
 
 import pytest
 import torch
+from jaxtyping import Bool, Float
 from torch import Tensor
+from torch._dynamo.utils import counters
 
+import shapesafe
 from shapesafe.ops import flatten, gather, newaxis, reshape, squeeze, take_along, unsqueeze
 from shapesafe.strict import strict_broadcasting
 
@@ -119,3 +125,113 @@ def test_strict_broadcasting_lets_torch_internals_broadcast_under_compile() -> N
     compiled = torch.compile(_policy_nll, fullgraph=True, backend="eager")
     with strict_broadcasting():
         torch.testing.assert_close(compiled(mean, log_std, act), _policy_nll(mean, log_std, act))
+
+
+# ---------------------------------------------------------------- @check under compile
+
+
+class _Step(NamedTuple):
+    action: Float[Tensor, "batch act"]
+    log_prob: Float[Tensor, "batch"]
+
+
+@dataclasses.dataclass
+class _Dist:
+    mean: Float[Tensor, "batch act"]
+    std: Float[Tensor, "batch act"]
+
+
+@shapesafe.check
+def _policy(
+    obs: Float[Tensor, "batch obs"],
+    w: Float[Tensor, "obs act"],
+    mask: Bool[Tensor, "batch"] | None = None,
+    scale: float = 1.0,
+) -> tuple[_Step, _Dist]:
+    a = obs @ w * scale
+    return _Step(a, a.sum(-1)), _Dist(a, a.exp())
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_structured_signatures_compile_without_breaks_or_recompiles(dynamic: bool) -> None:
+    torch._dynamo.reset()
+    good = (torch.randn(8, 3), torch.randn(3, 2), torch.ones(8, dtype=torch.bool))
+    assert torch._dynamo.explain(_policy)(*good).graph_break_count == 0
+    torch._dynamo.reset()
+    compiled = torch.compile(_policy, fullgraph=True, dynamic=dynamic, backend="eager")
+    counters.clear()
+    for _ in range(4):
+        step, _ = compiled(*good)
+    assert counters["stats"]["unique_graphs"] == 1  # no recompile per call
+    torch.testing.assert_close(step.action, _policy(*good)[0].action)
+    if dynamic:  # new sizes reuse the graph: the checks became guards on symbolic sizes
+        for n in (9, 10):
+            compiled(torch.randn(n, 3), torch.randn(3, 2), torch.ones(n, dtype=torch.bool))
+        assert counters["stats"]["unique_graphs"] == 1
+    with pytest.raises(
+        Exception,
+        match=r"ShapeError: _policy\(\): argument `mask` axis 0 \('batch'\): expected batch=8",
+    ):
+        compiled(torch.randn(8, 3), torch.randn(3, 2), torch.ones(9, dtype=torch.bool))
+
+
+@shapesafe.check
+def _combine(
+    a: Float[Tensor, "n"],
+    *rest: Float[Tensor, "n"],
+    extra: tuple[Float[Tensor, "n"], ...] = (),
+    scale: float = 2.0,
+    **named: Float[Tensor, "n"],
+) -> Float[Tensor, "n"]:
+    out = a
+    for r in (*rest, *extra, *named.values()):
+        out = out + r
+    return out * scale
+
+
+def _first_line(
+    fn: Callable[..., object], args: tuple[object, ...], kwargs: dict[str, object]
+) -> str:
+    with pytest.raises(Exception) as info:
+        fn(*args, **kwargs)
+    text = str(info.value)
+    return text.removeprefix("ShapeError: ").removeprefix("DtypeError: ").splitlines()[0]
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_containers_are_explained_under_compile_as_in_eager(dynamic: bool) -> None:
+    """``*args``, ``**kwargs`` and ``tuple[X, ...]`` are rebuilt at trace time, so the
+    compiled error names the element (not "not inspectable"), and a traced float is
+    never blamed in its place."""
+    torch._dynamo.reset()
+    compiled = torch.compile(_combine, fullgraph=True, dynamic=dynamic, backend="eager")
+    x = torch.ones(3)
+    torch.testing.assert_close(compiled(x, x, extra=(x,), scale=1.5, z=x), torch.full((3,), 6.0))
+    bad: list[tuple[tuple[Tensor, ...], dict[str, object], str]] = [
+        ((x, x, torch.ones(2)), {}, r"argument `rest`\[1\] axis 0 \('n'\): expected n=3"),
+        ((x,), {"extra": (x, torch.ones(4))}, r"argument `extra`\[1\] axis 0 \('n'\)"),
+        ((x,), {"z": torch.ones(4)}, r"argument `named`\['z'\] axis 0 \('n'\)"),
+        ((x,), {"scale": "s"}, r"argument `scale`: expected float, got str"),
+    ]
+    for args, kwargs, pattern in bad:
+        eager = _first_line(_combine, args, kwargs)
+        assert re.search(pattern, eager), eager
+        assert _first_line(compiled, args, kwargs) == eager
+
+
+def test_beartype_only_annotations_are_skipped_under_compile() -> None:
+    """Documented in docs/checker.md: dynamo cannot trace beartype, so ``list[int]`` and
+    the like are checked in eager mode only; the function still compiles fullgraph."""
+
+    @shapesafe.check
+    def f(x: Float[Tensor, "b"], sizes: list[int]) -> Float[Tensor, "b"]:
+        return x * len(sizes)
+
+    with pytest.raises(shapesafe.DtypeError, match=r"argument `sizes`: expected list\[int\]"):
+        f(torch.ones(2), ["a"])  # type: ignore[list-item]
+    torch._dynamo.reset()
+    assert torch._dynamo.explain(f)(torch.ones(2), [1]).graph_break_count == 0
+    compiled = torch.compile(f, fullgraph=True, backend="eager")
+    assert torch.equal(compiled(torch.ones(2), ["a"]), torch.ones(2))  # type: ignore[list-item]
+    with pytest.raises(Exception, match=r"argument `x` axis 0 \('b'\)|argument `x`: expected"):
+        compiled(torch.ones(2, 2), [1])

@@ -129,6 +129,54 @@ def _comptime_value(var: Any) -> Any:
         return Opaque(var.python_type())
 
 
+def _vt_value(vt: Any) -> Any:
+    """A stand-in of one dynamo variable for explaining a failure: tensors become meta
+    tensors, symbolic scalars their traced value, tuples/lists/dicts are rebuilt item by
+    item (so ``tuple[Float[...], ...]`` and ``*args`` can be explained), constants stay."""
+    from torch._dynamo.variables.dicts import ConstDictVariable
+    from torch._dynamo.variables.lists import BaseListVariable
+
+    try:
+        python_type = vt.python_type()
+    except Exception:
+        python_type = object
+    try:
+        if vt.is_python_constant():
+            return vt.as_python_constant()
+    except Exception:
+        pass
+    if isinstance(vt, BaseListVariable) and python_type in (tuple, list):
+        return python_type(_vt_value(item) for item in vt.items)
+    if isinstance(vt, ConstDictVariable) and python_type is dict:
+        out = {}
+        for key, item in vt.items.items():
+            try:
+                k = key.vt.as_python_constant()
+            except Exception:
+                return Opaque(python_type)
+            out[k] = _vt_value(item)
+        return out
+    try:
+        fake = vt.as_proxy().node.meta["example_value"]
+    except Exception:
+        return Opaque(python_type)
+    if isinstance(fake, torch.Tensor):
+        if isinstance(python_type, type) and issubclass(python_type, torch.Tensor):
+            return _concrete_meta(fake)
+        return Opaque(python_type)  # an unspecialized Python scalar, traced as a tensor
+    if isinstance(fake, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        hint = getattr(fake.node, "hint", None)
+        return Opaque(python_type) if hint is None else hint
+    return Opaque(python_type)
+
+
+def _comptime_value_deep(var: Any) -> Any:
+    try:
+        return _vt_value(var._i_will_not_complain_if_bc_breaks_VariableTracker())
+    except Exception:  # pragma: no cover - dynamo internals changed: the plain stand-in
+        return _comptime_value(var)
+
+
 def trace_time_check(
     check: Callable[..., None],
     n: int,
@@ -163,7 +211,7 @@ def _run_trace_time_check(ctx: Any) -> None:
 def _explain_compiling(plan: _Plan, ctx: Any) -> None:
     """Run at compile time (dynamo ``comptime``): raise the same error as eager mode."""
     k = int(ctx.get_local("_ss_k").as_python_constant())
-    values = tuple(_comptime_value(ctx.get_local(f"_ss_v{i}")) for i in range(k + 1))
+    values = tuple(_comptime_value_deep(ctx.get_local(f"_ss_v{i}")) for i in range(k + 1))
     raise _explain(plan, k, values)
 
 

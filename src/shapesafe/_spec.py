@@ -306,6 +306,10 @@ def _hint_text(hint: Any) -> str:
         return " | ".join(_hint_text(a) for a in typing.get_args(hint))
     if isinstance(hint, type):
         return hint.__qualname__
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if isinstance(origin, type) and args and typing.get_origin(hint) is not typing.Annotated:
+        parts = ["..." if a is Ellipsis else _hint_text(a) for a in args]
+        return f"{origin.__qualname__}[{', '.join(parts)}]"
     return repr(hint).replace("typing.", "")
 
 
@@ -587,6 +591,9 @@ def match_shape(
             stop = n - (len(spec.dims) - 1 - spec.var_index)
             got = tuple(shape[i:stop])
             key = "*" + d.name
+            if key in trial.values and len(trial.values[key]) != len(got):
+                # a run of another length: that is a rank problem, shown as whole shapes
+                return Failure("rank", _expected_shape(spec, trial), _fmt_shape(shape))
             if key in trial.values and tuple(trial.values[key]) != got:
                 return Failure(
                     "size",
@@ -654,7 +661,11 @@ def _expected_shape(spec: ArraySpec, b: Bindings) -> str:
     if resolved != pretty:
         pretty += f" = {resolved}"
     n = spec.rank
-    axes = f"{n}+ axes" if spec.var_index is not None else f"{n} ax{'i' if n == 1 else 'e'}s"
+    var = spec.dims[spec.var_index] if spec.var_index is not None else None
+    if var is not None and var.kind == "var" and ("*" + str(var.name)) in b.values:
+        n += len(b.values["*" + str(var.name)])  # the run is bound: the rank is exact
+        var = None
+    axes = f"{n}+ axes" if var is not None else f"{n} ax{'i' if n == 1 else 'e'}s"
     return f"{pretty} [{axes}]"
 
 
@@ -697,6 +708,8 @@ def match_node(node: Node, value: Any, b: Bindings, deferred: list[Any]) -> Fail
         return None
     if isinstance(value, Opaque):
         if kind in ("tuple", "struct", "bear"):
+            return None
+        if kind == "cls" and issubclass(value.python_type, node.classes):
             return None
         return Failure(
             "opaque",
@@ -786,7 +799,7 @@ def match_node(node: Node, value: Any, b: Bindings, deferred: list[Any]) -> Fail
         for m in node.members:
             if isinstance(m, ArraySpec):
                 f = match_array(m, value, b.copy(), source_of(node.where), None)
-                if f is not None:
+                if f is not None and f.kind != "type":  # "got str" is said once, below
                     reasons.append(f"{m.text}: expected {f.expected}, got {f.got}")
         extra = ("; " + "; ".join(reasons)) if reasons else ""
         return Failure("type", f"one of {node.text}{extra}", _describe(value), exc=DtypeError)
@@ -819,6 +832,8 @@ def run_deferred(deferred: list[Any], b: Bindings) -> tuple[Failure, Node, Any] 
 def _hint_for(node: Node, failure: Failure, value: Any, b: Bindings, name: str) -> str | None:
     spec = node.spec
     if failure.kind == "type":
+        if value is None and spec is not None and node.kind == "array":
+            return f"if `{name}` may be None, annotate it as {node.text} | None"
         if isinstance(value, np.ndarray) and spec is not None and torch.Tensor in spec.types:
             return (
                 f"`{name}` is a numpy array; convert it with torch.as_tensor({name}) "
@@ -827,6 +842,8 @@ def _hint_for(node: Node, failure: Failure, value: Any, b: Bindings, name: str) 
         if isinstance(value, torch.Tensor) and spec is not None and np.ndarray in spec.types:
             return f"`{name}` is a tensor; convert it with {name}.detach().cpu().numpy()"
         if isinstance(value, (list, tuple, int, float)) and spec is not None:
+            if torch.Tensor not in spec.types:
+                return f"wrap it as an array first: np.asarray({name})"
             return f"wrap it as a tensor first: torch.as_tensor({name})"
         return None
     if failure.kind == "dtype" and spec is not None:

@@ -737,3 +737,48 @@ def test_empty_bytes_metadata_round_trips(tmp_path: Path) -> None:
     # torch.load(weights_only=True) refuses by default
     path = ckpt.save_checkpoint(tmp_path / "b.pt", nn.Linear(1, 1), None, e=b"", f=b"x")
     assert ckpt.load_checkpoint(path, nn.Linear(1, 1)) == {"e": b"", "f": b"x"}
+
+
+class _WithPlainExtra(nn.Linear):
+    """A module whose get_extra_state() is plain data (allowed in a checkpoint)."""
+
+    def __init__(self, tag: int = 0) -> None:
+        super().__init__(2, 1)
+        self.tag = tag
+
+    def get_extra_state(self) -> object:
+        return {"tag": self.tag}
+
+    def set_extra_state(self, state: Any) -> None:
+        self.tag = state["tag"]
+
+
+@pytest.mark.values
+def test_plain_extra_state_round_trips_and_mismatches_are_reported(tmp_path: Path) -> None:
+    src = _WithPlainExtra(tag=7)
+    save_checkpoint(tmp_path / "x.pt", src)
+    dst = _WithPlainExtra()
+    load_checkpoint(tmp_path / "x.pt", dst)
+    assert dst.tag == 7
+    assert_same_state(src.state_dict(), dst.state_dict())
+    # a checkpoint without the extra state: reported, not an AttributeError
+    save_checkpoint(tmp_path / "plain.pt", nn.Linear(2, 1))
+    with pytest.raises(
+        CheckpointError,
+        match=r"1 problem\n  missing from checkpoint  _extra_state: module extra state \(dict\)",
+    ):
+        load_checkpoint(tmp_path / "plain.pt", _WithPlainExtra())
+    with pytest.raises(
+        CheckpointError,
+        match=r"unexpected in checkpoint  _extra_state: checkpoint extra state \(dict\)",
+    ):
+        load_checkpoint(tmp_path / "x.pt", nn.Linear(2, 1))
+
+
+def test_save_into_missing_directory_names_the_directory(tmp_path: Path) -> None:
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"save_checkpoint\(\): directory '.*nope' does not exist \(saving to '.*x\.pt'\)",
+    ):
+        save_checkpoint(tmp_path / "nope" / "x.pt", nn.Linear(2, 1))
+    assert not (tmp_path / "nope").exists()

@@ -396,3 +396,33 @@ def test_train_step_zeroes_stale_gradients_first() -> None:
     x = torch.ones(3, 2)
     train_step(net, lambda m, b: m(b).sum(), x, opt)
     assert torch.equal(net.weight.grad, torch.full((1, 2), 3.0))
+
+
+def test_train_step_call_order_and_bad_optimizer() -> None:
+    order: list[str] = []
+
+    class Recording(torch.optim.SGD):
+        def zero_grad(self, set_to_none: bool = True) -> None:
+            order.append("zero_grad")
+            super().zero_grad(set_to_none)
+
+        def step(self, closure: Any = None) -> Any:
+            order.append("step")
+            return super().step(closure)
+
+    net = nn.Linear(2, 1)
+    opt = Recording(net.parameters(), lr=0.1)
+
+    def loss_fn(m: nn.Module, b: torch.Tensor) -> torch.Tensor:
+        order.append("loss_fn")
+        loss = m(b).sum()
+        loss.register_hook(lambda g: order.append("backward"))
+        return loss
+
+    train_step(net, loss_fn, torch.ones(3, 2), opt)
+    assert order == ["zero_grad", "loss_fn", "backward", "step"]
+    with pytest.raises(
+        ShapeError,
+        match=r"train_step\(\): argument `optimizer` must be a torch\.optim\.Optimizer, got NoneType",
+    ):
+        train_step(net, loss_fn, torch.ones(3, 2), None)  # type: ignore[arg-type]

@@ -265,3 +265,47 @@ def test_the_seeds_detach_numpy_trap_is_real() -> None:
     z = torch.ones(3, requires_grad=True)
     to_numpy(z)[0] = 5.0
     assert z[0].item() == 1.0
+
+
+def test_from_numpy_refuses_silently_lossy_conversions() -> None:
+    with pytest.raises(
+        DtypeError,
+        match=r"from_numpy\(\): argument `array` \(array \(1,\) complex128\) is complex, but "
+        r"dtype float32 is real: the imaginary part would be silently discarded\n  hint: ",
+    ):
+        from_numpy(np.array([1 + 2j]), dtype=torch.float32)
+    assert from_numpy(np.array([1 + 2j]), dtype=torch.complex128).item() == 1 + 2j
+    # uint64 beyond int64 would wrap to a negative index
+    big = np.array([0, 2**63 + 5], dtype=np.uint64)
+    with pytest.raises(
+        DtypeError,
+        match=r"from_numpy\(\): argument `array` \(array \(2,\) uint64\) holds "
+        r"9223372036854775813, which does not fit in int64",
+    ):
+        from_numpy(big)
+    ok = np.array([0, 2**63 - 1], dtype=np.uint64)
+    assert from_numpy(ok).tolist() == [0, 2**63 - 1]
+    # dtype="keep" on a dtype torch lacks: a shapesafe error, not torch's TypeError
+    if np.dtype(np.longdouble).itemsize > 8:
+        with pytest.raises(
+            DtypeError, match=r"has dtype float\d+, which torch has no equivalent for, so "
+        ):
+            from_numpy(np.array([1.0], dtype=np.longdouble), dtype="keep")
+        assert from_numpy(np.array([1.5], dtype=np.longdouble)).item() == 1.5
+
+
+def test_from_numpy_check_finite_catches_integer_overflow_to_float16() -> None:
+    with pytest.raises(
+        NonFiniteError,
+        match=r"\(array \(1,\) int64\) holds values up to 7e\+04 that overflow "
+        r"to inf in float16",
+    ):
+        from_numpy(np.array([70000]), dtype=torch.float16, check_finite=True)
+    assert from_numpy(np.array([60000]), dtype=torch.float16, check_finite=True).item() == 60000
+
+
+def test_to_numpy_refuses_meta_tensors() -> None:
+    with pytest.raises(
+        DtypeError, match=r"to_numpy\(\): argument `tensor` \(2,\) is a meta tensor, which has no"
+    ):
+        to_numpy(torch.zeros(2, device="meta"))

@@ -341,6 +341,11 @@ def save_checkpoint(
     obj.update(payload)
     obj["checksum"] = checksum
     target = Path(os.fspath(path))
+    if not target.parent.is_dir():
+        raise FileNotFoundError(
+            f"{fn}(): directory {str(target.parent)!r} does not exist (saving to "
+            f"{str(target)!r})\n  hint: create it first: os.makedirs(dirname, exist_ok=True)"
+        )
     _atomic_save(obj, target)
     return target
 
@@ -557,16 +562,27 @@ def _common_prefix_hint(missing: list[str], unexpected: list[str]) -> str | None
     return None
 
 
+def _entry_text(v: object) -> str:
+    if isinstance(v, torch.Tensor):
+        return f"{_shape_text(v.shape)} {_dtype_text(v.dtype)}"
+    return f"extra state ({_type_name(v)})"  # get_extra_state(): not a tensor
+
+
 def _fit_problems(
-    manifest: Mapping[str, tuple[Any, str]], module: nn.Module, strict: bool
+    manifest: Mapping[str, tuple[Any, str]],
+    saved: Mapping[str, Any],
+    module: nn.Module,
+    strict: bool,
 ) -> tuple[list[str], list[str], list[str], list[str]]:
     own = module.state_dict()
-    missing = [k for k in own if k not in manifest]
-    unexpected = [k for k in manifest if k not in own]
+    # keys come from the saved state_dict itself: the manifest lists only its tensors, and
+    # a module's get_extra_state() entry may be plain data
+    missing = [k for k in own if k not in saved]
+    unexpected = [k for k in saved if k not in own]
     shape_bad: list[str] = []
     dtype_bad: list[str] = []
     for k, (shape, dtype) in manifest.items():
-        if k not in own:
+        if k not in own or not isinstance(own[k], torch.Tensor):
             continue
         t = own[k]
         if tuple(shape) != tuple(t.shape):
@@ -624,7 +640,9 @@ def load_checkpoint(
     obj = _read(target, fn, map_location, verify)
     manifest: dict[str, tuple[Any, str]] = obj["manifest"]
     saved_class = str(obj["module_class"])
-    missing, unexpected, shape_bad, dtype_bad = _fit_problems(manifest, module, strict)
+    missing, unexpected, shape_bad, dtype_bad = _fit_problems(
+        manifest, obj["state_dict"], module, strict
+    )
     if missing or unexpected or shape_bad or dtype_bad:
         own = module.state_dict()
         n = len(missing) + len(unexpected) + len(shape_bad) + len(dtype_bad)
@@ -643,14 +661,10 @@ def load_checkpoint(
                 f"module {_dtype_text(own[k].dtype)}"
             )
         for k in missing:
-            lines.append(
-                f"  missing from checkpoint  {k}: module {_shape_text(own[k].shape)} "
-                f"{_dtype_text(own[k].dtype)}"
-            )
+            lines.append(f"  missing from checkpoint  {k}: module {_entry_text(own[k])}")
         for k in unexpected:
             lines.append(
-                f"  unexpected in checkpoint  {k}: checkpoint "
-                f"{_shape_text(tuple(manifest[k][0]))} {_dtype_text(manifest[k][1])}"
+                f"  unexpected in checkpoint  {k}: checkpoint {_entry_text(obj['state_dict'][k])}"
             )
         hint = _common_prefix_hint(missing, unexpected)
         if hint is None and shape_bad:

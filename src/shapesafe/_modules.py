@@ -534,6 +534,15 @@ def train_step(
         True
     """
     fn = "train_step"
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise ShapeError(
+            f"{fn}(): argument `optimizer` must be a torch.optim.Optimizer, got "
+            f"{type(optimizer).__name__}\n  hint: train_step(model, loss_fn, batch, "
+            "torch.optim.Adam(model.parameters()))",
+            function=fn,
+            argument="optimizer",
+            got=type(optimizer).__name__,
+        )
     optimizer.zero_grad(set_to_none=True)
     loss = loss_fn(model, batch)
     checking = STATE.enabled

@@ -20,6 +20,9 @@ object, str, bytes, datetime   refused with :class:`~shapesafe.DtypeError`
 ============================  =========================================================
 
 ``dtype="keep"`` keeps numpy's dtype; ``dtype=torch.float64`` (any torch dtype) forces one.
+Conversions that would silently lose information are refused with
+:class:`~shapesafe.DtypeError`: a complex array to a real dtype (the imaginary part would be
+dropped) and ``uint64`` values above ``2**63 - 1`` to int64 (they would wrap negative).
 """
 
 from __future__ import annotations
@@ -56,7 +59,17 @@ def _target_dtype(a: np.ndarray[Any, Any], dtype: torch.dtype | str | None) -> t
         return dtype
     kind = a.dtype.kind
     if dtype == "keep":
-        return torch.from_numpy(np.empty(0, dtype=a.dtype.newbyteorder("="))).dtype
+        try:
+            return torch.from_numpy(np.empty(0, dtype=a.dtype.newbyteorder("="))).dtype
+        except TypeError:  # longdouble / clongdouble: torch has no such dtype
+            raise DtypeError(
+                f"from_numpy(): argument `array` has dtype {a.dtype}, which torch has no "
+                "equivalent for, so dtype='keep' cannot keep it\n  hint: pass dtype=None "
+                "(the default policy) or a torch dtype such as dtype=torch.float64",
+                function="from_numpy",
+                argument="dtype",
+                got=str(a.dtype),
+            ) from None
     default = torch.get_default_dtype()
     if kind == "f":
         return default
@@ -160,6 +173,30 @@ def from_numpy(
             argument="dtype",
         )
     target = _target_dtype(a, dtype)
+    if kind == "c" and not target.is_complex:
+        raise DtypeError(
+            f"{fn}(): argument `array` ({_describe(a)}) is complex, but dtype "
+            f"{str(target).removeprefix('torch.')} is real: the imaginary part would be "
+            "silently discarded\n  hint: convert explicitly first (a.real, np.abs(a)), or "
+            "pass a complex dtype",
+            function=fn,
+            argument="dtype",
+            expected="a complex dtype",
+            got=str(target),
+        )
+    if a.dtype.kind == "u" and a.dtype.itemsize == 8 and target == torch.int64 and a.size:
+        top = int(a.max())
+        if top > np.iinfo(np.int64).max:
+            raise DtypeError(
+                f"{fn}(): argument `array` ({_describe(a)}) holds {top}, which does not fit "
+                "in int64 (torch's index dtype): the conversion would wrap it to a negative "
+                "number\n  hint: the values look like hashes or seeds, not indices; keep "
+                "them in numpy, or reduce them first (a % 2**63)",
+                function=fn,
+                argument="array",
+                expected="values <= 2**63 - 1",
+                got=str(top),
+            )
     checking = STATE.enabled and check_finite
     if checking and kind in "fc":
         _refuse_non_finite(a, fn)
@@ -174,11 +211,11 @@ def from_numpy(
             t = torch.from_numpy(np.array(a, dtype=native, order="C", copy=True)).to(target)
     if (
         checking
-        and kind in "fc"
+        and kind in "iufc"  # float64 -> float32, or int -> float16, can overflow to inf
         and (t.is_floating_point() or t.is_complex())
         and not bool(torch.isfinite(t).all())
     ):
-        big = float(np.abs(a).max())
+        big = float(np.abs(a.astype(np.complex128 if kind == "c" else np.float64)).max())
         raise NonFiniteError(
             f"{fn}(): argument `array` ({_describe(a)}) holds values up to {big:.3g} that "
             f"overflow to inf in {str(target).removeprefix('torch.')}\n  hint: rescale "
@@ -255,6 +292,14 @@ def to_numpy(
         raise DtypeError(
             f"{fn}(): argument `tensor` is a {tensor.layout} tensor\n"
             "  hint: densify it first: to_numpy(t.to_dense())",
+            function=fn,
+            argument="tensor",
+        )
+    if tensor.is_meta:
+        raise DtypeError(
+            f"{fn}(): argument `tensor` {tuple(tensor.shape)} is a meta tensor, which has no "
+            "data to copy\n  hint: materialise it first (e.g. module.to_empty(device='cpu') "
+            "and load real weights)",
             function=fn,
             argument="tensor",
         )

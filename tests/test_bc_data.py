@@ -280,7 +280,7 @@ def test_load_reports_a_missing_column(tmp_path: Path) -> None:
     with pytest.raises(
         ValueError,
         match=r"has no actions array \(looked for 'actions' / "
-        r"'acts'; found: rewards\)",
+        r"'acts'; found: observations, rewards\)",
     ):
         Demonstrations.load(path)
 
@@ -298,6 +298,11 @@ def test_load_reports_bad_files(tmp_path: Path) -> None:
         Demonstrations.load(single)
     with pytest.raises(ValueError, match=r"is a directory, not a .npz file"):
         Demonstrations.load(tmp_path)
+    truncated = tmp_path / "truncated.npz"
+    np.savez(truncated, observations=np.zeros((50, 3)), actions=np.zeros((50, 2)))
+    truncated.write_bytes(truncated.read_bytes()[:200])  # warnings as errors: no leaked handle
+    with pytest.raises(ValueError, match=r"is not a readable .npz file"):
+        Demonstrations.load(truncated)
 
 
 def test_load_reports_wrong_shapes(tmp_path: Path) -> None:
@@ -315,3 +320,39 @@ def test_selection_and_repr() -> None:
     head = demos[:4]
     assert len(head) == 4 and head.n_episodes == 2
     assert repr(demos) == "Demonstrations(N=6, obs=(1,), act=(1,), dtype=torch.float32, episodes=3)"
+
+
+def test_integer_and_tuple_indices_are_refused() -> None:
+    demos = Demonstrations(torch.arange(6.0)[:, None], torch.zeros(6, 1))
+    with pytest.raises(
+        ShapeError,
+        match=r"Demonstrations\[\]: rows are selected by a slice, .*got 3 \(every field must "
+        r"keep its N axis\)\n  hint: demos\[3:4\] keeps the row axis",
+    ):
+        demos[3]  # type: ignore[index]
+    with pytest.raises(ShapeError, match=r"got \(slice\(None, None, None\), 0\)"):
+        demos[:, 0]  # type: ignore[index]
+    with pytest.raises(ShapeError, match=r"got a 0-d Tensor"):
+        demos[torch.tensor(2)]
+    # 1-d index arrays of any kind keep working, as on tensors
+    assert demos[np.array([1, 2])].observations.flatten().tolist() == [1.0, 2.0]  # type: ignore[index]
+    assert len(demos[torch.tensor([True, False] * 3)]) == 3
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True])
+def test_batch_sizes_must_be_positive_integers(bad: object) -> None:
+    demos = Demonstrations(torch.zeros(6, 2), torch.zeros(6, 1))
+    with pytest.raises(ValueError, match=r"Demonstrations.sample\(\): `batch_size` must be a "):
+        demos.sample(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Demonstrations.batches\(\): `batch_size` must be a "):
+        list(demos.batches(bad))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"steps_per_epoch\(\): `batch_size` must be a "):
+        demos.steps_per_epoch(bad)  # type: ignore[arg-type]
+
+
+def test_extras_may_hold_nan_but_observations_actions_goals_may_not() -> None:
+    rewards = np.array([1.0, np.nan, 3.0])
+    demos = Demonstrations(torch.zeros(3, 2), torch.zeros(3, 1), extras={"rewards": rewards})
+    assert torch.isnan(demos.extras["rewards"][1])
+    with pytest.raises(ValueError, match=r"`goals` has 1 row\(s\) with non-finite values"):
+        Demonstrations(torch.zeros(3, 2), torch.zeros(3, 1), goals=[[0.0], [np.inf], [0.0]])

@@ -435,6 +435,28 @@ def test_data_that_does_not_fit_the_policy() -> None:
         fit(policy, discrete, steps=1)
 
 
+def test_evaluate_and_val_demos_errors_name_their_function_and_argument() -> None:
+    policy = GaussianPolicy(3, 2)
+    with pytest.raises(
+        ShapeError,
+        match=r"^evaluate\(\): argument `demos`: observations have shape \(N, 2\) but "
+        r"GaussianPolicy expects \(N, obs=3\)",
+    ):
+        evaluate(policy, cubic_demonstrations(10))
+    labels = Demonstrations(torch.zeros(10, 3), torch.zeros(10, dtype=torch.int64))
+    with pytest.raises(DtypeError, match=r"^evaluate\(\): argument `demos`: actions have dtype"):
+        evaluate(policy, labels)
+    scalar_actions = Demonstrations._from_validated(
+        torch.zeros(10, 3), torch.zeros(10), None, None, {}
+    )
+    with pytest.raises(ShapeError, match=r"actions have shape \(N,\) but GaussianPolicy"):
+        evaluate(policy, scalar_actions)
+    good = Demonstrations(torch.zeros(10, 3), torch.zeros(10, 2))
+    with pytest.raises(ShapeError, match=r"^fit\(\): argument `val_demos`: observations") as info:
+        fit(policy, good, steps=1, val_demos=cubic_demonstrations(5), progress=False)
+    assert info.value.function == "fit" and info.value.argument == "val_demos"
+
+
 Bad = Callable[[], object]
 
 

@@ -288,3 +288,45 @@ def test_build_policy_errors() -> None:
 def test_every_activation_builds() -> None:
     for name in ACTIVATIONS:
         assert GaussianPolicy(2, 2, activation=name).config["activation"] == name
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        GaussianPolicy(3, 2),
+        GaussianPolicy(3, 2, state_dependent_std=True),
+        DeterministicPolicy(3, 2),
+    ],
+    ids=["gaussian", "state-dependent", "deterministic"],
+)
+def test_observations_of_another_dtype_are_dtype_errors(policy: Policy) -> None:
+    """Not torch's "mat1 and mat2 must have the same dtype": the policy and the fix."""
+    name = type(policy).__name__
+    obs = torch.zeros(4, 3, dtype=torch.float64)
+    with pytest.raises(
+        DtypeError,
+        match=rf"{name}.forward\(\): argument `obs`: observations have dtype torch.float64, but "
+        r"the policy's parameters are torch.float32\n  hint: convert the observations, "
+        r"obs.to\(torch.float32\), or the policy, policy.to\(torch.float64\)",
+    ):
+        policy(obs)
+    where = "loss\\(\\): argument `batch`" if name == "GaussianPolicy" else "forward"
+    with pytest.raises(DtypeError, match=rf"{name}.{where}.*observations have dtype"):
+        policy.loss((obs, torch.zeros(4, 2)))
+    # act() converts for the user; a policy in float64 takes float64 observations
+    assert policy.act(obs).dtype == np.float32
+    assert policy.to(torch.float64)(obs) is not None
+    policy.to(torch.float32)
+
+
+@pytest.mark.parametrize("cls", [GaussianPolicy, DeterministicPolicy])
+def test_loss_needs_a_pair(cls: type[Policy]) -> None:
+    policy = cls(3, 2)  # type: ignore[call-arg]
+    with pytest.raises(
+        ValueError,
+        match=rf"{cls.__name__}.loss\(\): argument `batch` must be a pair \(observations, "
+        r"actions\), got a tensor of shape \(4, 3\)\n  hint: pass demos.sample",
+    ):
+        policy.loss(torch.zeros(4, 3))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"must be a pair .*got NoneType"):
+        policy.loss(None)  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shapesafe.bc import cubic_demonstrations
+from shapesafe._checkpoint import save_checkpoint
+from shapesafe.bc import GaussianPolicy, cubic_demonstrations
 from shapesafe.cli import main
 
 
@@ -137,19 +138,49 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     np.savez(discrete, observations=np.zeros((10, 2)), actions=np.zeros(10, dtype=np.int64))
     nans = tmp_path / "nans.npz"
     np.savez(nans, observations=np.full((10, 2), np.nan), actions=np.zeros((10, 2)))
+    strings = tmp_path / "strings.npz"
+    np.savez(strings, observations=np.zeros((10, 2)), actions=np.zeros((10, 2)), tag=["a"] * 10)
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, observations=np.zeros((10, 2)), actions=np.array([{}] * 10, dtype=object))
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(ragged.read_bytes()[:100])
+    single = tmp_path / "single.npy"
+    np.save(single, np.zeros((10, 2)))
     return {
+        "strings": (strings, r"`tag` must hold numbers, got numpy dtype <U1"),
+        "objects": (objects, r"is not a readable .npz file \(Object arrays cannot be loaded"),
+        "truncated": (truncated, r"is not a readable .npz file"),
+        "npy": (single, r"it holds a single array, not named arrays"),
+        "folder": (tmp_path, r"is a directory, not a .npz file"),
         "missing": (tmp_path / "missing.npz", r"no such file: '.*missing.npz'"),
         "text": (text, r"is not a readable .npz file"),
-        "no actions": (noact, r"has no actions array .*found: no arrays"),
+        "no actions": (noact, r"has no actions array .*found: observations\)"),
         "unequal rows": (ragged, r"`actions` axis 0 \(N\): expected 10 rows"),
         "not flat": (images, r"observations have shape \(N, 4, 4\)"),
-        "discrete": (discrete, r"this command trains on continuous float actions"),
+        "discrete": (
+            discrete,
+            r"actions have shape \(N,\) and dtype int64; this command trains on continuous",
+        ),
         "nan": (nans, r"non-finite values"),
     }
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "text", "no actions", "unequal rows", "not flat", "discrete", "nan"]
+    "case",
+    [
+        "missing",
+        "text",
+        "no actions",
+        "unequal rows",
+        "not flat",
+        "discrete",
+        "nan",
+        "strings",
+        "objects",
+        "truncated",
+        "npy",
+        "folder",
+    ],
 )
 def test_train_bad_data_is_one_line_exit_2(
     tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
@@ -184,7 +215,28 @@ def test_evaluate_bad_input_is_one_line_exit_2(
                          str(wide)], capsys)  # fmt: skip
     line = _one_line_error(err, "evaluate")
     assert code == 2 and "observations have shape (N, 3) but GaussianPolicy expects" in line
+    assert line.startswith("shapesafe evaluate: error: evaluate(): argument `demos`"), line
     assert "; hint: build the policy with obs_dim=3" in line
+
+
+def test_evaluate_checkpoints_that_do_not_describe_a_policy(
+    tmp_path: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = GaussianPolicy(2, 2, hidden=(8,))
+    cases = {
+        "bare": (None, r"holds no policy description; use a checkpoint written by"),
+        "sizes": ({**policy.config, "hidden": [16]}, r"does not fit GaussianPolicy"),
+        "kind": ({**policy.config, "kind": "mystery"}, r"unknown policy kind 'mystery'"),
+    }
+    for name, (config, pattern) in cases.items():
+        path = tmp_path / f"{name}.pt"
+        if config is None:
+            save_checkpoint(path, policy)
+        else:
+            save_checkpoint(path, policy, policy_config=config)
+        code, _, err = _run(["evaluate", "--checkpoint", str(path), "--data", str(data)], capsys)
+        assert code == 2, name
+        assert re.search(pattern, _one_line_error(err, "evaluate")), (name, err)
 
 
 def test_resume_with_other_settings_is_one_line_exit_2(

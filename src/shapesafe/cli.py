@@ -388,16 +388,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from shapesafe.bc import DeterministicPolicy, GaussianPolicy, fit, plot_losses
+    from shapesafe.bc._fit import _rows
 
     demos = _load_demos(args.data)
     if len(demos.obs_shape) != 1:
         raise _Failure(
-            f"{args.data}: observations have shape (N, {', '.join(map(str, demos.obs_shape))}); "
+            f"{args.data}: observations have shape {_rows(demos.obs_shape)}; "
             "this command trains MLP policies on flat observations (N, obs)"
         )
     if not demos.actions.is_floating_point() or len(demos.act_shape) != 1:
         raise _Failure(
-            f"{args.data}: actions have shape (N, {', '.join(map(str, demos.act_shape))}) "
+            f"{args.data}: actions have shape {_rows(demos.act_shape)} "
             f"and dtype {str(demos.actions.dtype).removeprefix('torch.')}; this command trains on "
             "continuous float actions (N, act)"
         )

@@ -92,12 +92,25 @@ def _check_finite(t: Tensor, name: str) -> None:
     )
 
 
+def _check_batch_size(batch_size: Any, method: str) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise ValueError(
+            f"Demonstrations.{method}(): `batch_size` must be a positive integer, got "
+            f"{batch_size!r}"
+        )
+    if batch_size < 1:
+        raise ValueError(
+            f"Demonstrations.{method}(): `batch_size` must be a positive integer, got {batch_size}"
+        )
+
+
 class Demonstrations:
     """Expert demonstrations: observations (N, obs…) and actions (N, act…), plus optional
     episode ids, goals and extra per-step fields.
 
-    Everything is validated once, here: all fields have the same length N along axis 0,
-    holds numbers, and floating fields are finite. Floating fields are stored as
+    Everything is validated once, here: all fields have the same length N along axis 0
+    and hold numbers, and the observations, actions and goals are finite (extra fields
+    may hold NaN, e.g. padding in an ``infos`` column). Floating fields are stored as
     ``dtype`` (float32 by default); integer fields (e.g. discrete actions) as int64.
 
     Args:
@@ -296,11 +309,14 @@ class Demonstrations:
         if p.is_dir():
             raise ValueError(f"Demonstrations.load(): {str(p)!r} is a directory, not a .npz file")
         try:
-            loaded = np.load(p, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single array, not named arrays")
-            with loaded as npz:
-                arrays = {k: npz[k] for k in npz.files}
+            # Open the file here so it is closed even when numpy fails half-way (a
+            # truncated archive would otherwise leak the handle numpy opened).
+            with open(p, "rb") as f:
+                loaded = np.load(f, allow_pickle=False)
+                if not isinstance(loaded, np.lib.npyio.NpzFile):
+                    raise ValueError("it holds a single array, not named arrays")
+                with loaded as npz:
+                    arrays = {k: npz[k] for k in npz.files}
         except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
             raise ValueError(
                 f"Demonstrations.load(): {str(p)!r} is not a readable .npz file ({exc})\n"
@@ -308,12 +324,14 @@ class Demonstrations:
                 "numpy.savez(path, observations=..., actions=...)"
             ) from None
 
+        names = sorted(arrays)
+
         def pick(keys: tuple[str, ...], what: str) -> np.ndarray[Any, Any]:
             for k in keys:
                 if k in arrays:
                     found_array: np.ndarray[Any, Any] = arrays.pop(k)
                     return found_array
-            found = ", ".join(sorted(arrays)) or "no arrays"
+            found = ", ".join(names) or "no arrays"
             raise ValueError(
                 f"Demonstrations.load(): {str(p)!r} has no {what} array "
                 f"(looked for {' / '.join(repr(k) for k in keys)}; found: {found})"
@@ -401,6 +419,23 @@ class Demonstrations:
     def __getitem__(self, index: Tensor | slice) -> Demonstrations:
         """Rows selected by a slice, an index tensor or a boolean mask (no copy for
         slices)."""
+        ndim = getattr(index, "ndim", None)
+        if isinstance(index, (int, np.integer, tuple)) or ndim not in (None, 1):
+            got = f"a {ndim}-d {type(index).__name__}" if ndim is not None else repr(index)
+            hint = (
+                f"demos[{index}:{int(index) + 1}] keeps the row axis"
+                if isinstance(index, (int, np.integer))
+                else "pass a slice, a 1-d index tensor or a 1-d boolean mask"
+            )
+            raise ShapeError(
+                f"Demonstrations[]: rows are selected by a slice, a 1-d index tensor or a "
+                f"1-d boolean mask, got {got} (every field must keep its N axis)\n"
+                f"  hint: {hint}",
+                function="Demonstrations.__getitem__",
+                argument="index",
+                expected="slice or 1-d tensor",
+                got=got,
+            )
         ids = self.episode_ids[index] if self.episode_ids is not None else None
         goals = self.goals[index] if self.goals is not None else None
         extras = {k: v[index] for k, v in self.extras.items()}
@@ -470,6 +505,7 @@ class Demonstrations:
     def sample(self, batch_size: int, *, generator: torch.Generator | None = None) -> Batch:
         """One minibatch drawn uniformly with replacement (index sampling, no Python loop
         over rows)."""
+        _check_batch_size(batch_size, "sample")
         idx = torch.randint(
             len(self), (batch_size,), generator=generator, device=self.observations.device
         )
@@ -488,6 +524,7 @@ class Demonstrations:
             >>> [len(b.observations) for b in demos.batches(4)]
             [4, 4, 2]
         """
+        _check_batch_size(batch_size, "batches")
         n = len(self)
         if shuffle:
             order = torch.randperm(n, generator=generator, device=self.observations.device)
@@ -499,4 +536,5 @@ class Demonstrations:
 
     def steps_per_epoch(self, batch_size: int) -> int:
         """Number of minibatches :meth:`batches` yields for ``batch_size``."""
+        _check_batch_size(batch_size, "steps_per_epoch")
         return math.ceil(len(self) / batch_size)

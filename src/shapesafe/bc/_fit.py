@@ -114,7 +114,14 @@ def _positive(value: Any, name: str) -> int:
     return value
 
 
-def _check_compatible(policy: Policy, demos: Demonstrations) -> None:
+def _rows(shape: tuple[int, ...]) -> str:
+    """``(N, 4, 4)`` for a per-row shape ``(4, 4)``; ``(N,)`` for ``()``."""
+    return f"(N, {', '.join(map(str, shape))})" if shape else "(N,)"
+
+
+def _check_compatible(
+    policy: Policy, demos: Demonstrations, function: str = "fit", argument: str = "demos"
+) -> None:
     name = type(policy).__name__
     obs_shape, act_shape = demos.obs_shape, demos.act_shape
     if obs_shape != (policy.obs_dim,):
@@ -127,11 +134,10 @@ def _check_compatible(policy: Policy, demos: Demonstrations) -> None:
         elif len(obs_shape) == 1:
             hint = f"\n  hint: build the policy with obs_dim={obs_shape[0]}"
         raise ShapeError(
-            f"fit(): argument `demos`: observations have shape "
-            f"(N, {', '.join(map(str, obs_shape))}) but {name} expects "
-            f"(N, obs={policy.obs_dim}){hint}",
-            function="fit",
-            argument="demos",
+            f"{function}(): argument `{argument}`: observations have shape "
+            f"{_rows(obs_shape)} but {name} expects (N, obs={policy.obs_dim}){hint}",
+            function=function,
+            argument=argument,
             axis=1,
             expected=f"obs={policy.obs_dim}",
             got=str(obs_shape),
@@ -139,11 +145,11 @@ def _check_compatible(policy: Policy, demos: Demonstrations) -> None:
         )
     if not demos.actions.is_floating_point():
         raise DtypeError(
-            f"fit(): argument `demos`: actions have dtype {demos.actions.dtype}, but {name} "
-            "predicts continuous (float) actions\n  hint: discrete actions need a "
+            f"{function}(): argument `{argument}`: actions have dtype {demos.actions.dtype}, "
+            f"but {name} predicts continuous (float) actions\n  hint: discrete actions need a "
             "categorical policy; continuous ones should be stored as floats",
-            function="fit",
-            argument="demos",
+            function=function,
+            argument=argument,
             expected="float actions",
             got=str(demos.actions.dtype),
         )
@@ -152,10 +158,10 @@ def _check_compatible(policy: Policy, demos: Demonstrations) -> None:
         if len(act_shape) == 1:
             hint = f"\n  hint: build the policy with act_dim={act_shape[0]}"
         raise ShapeError(
-            f"fit(): argument `demos`: actions have shape (N, {', '.join(map(str, act_shape))})"
+            f"{function}(): argument `{argument}`: actions have shape {_rows(act_shape)}"
             f" but {name} predicts (N, act={policy.act_dim}){hint}",
-            function="fit",
-            argument="demos",
+            function=function,
+            argument=argument,
             axis=1,
             expected=f"act={policy.act_dim}",
             got=str(act_shape),
@@ -214,7 +220,7 @@ def evaluate(policy: Policy, demos: Demonstrations) -> dict[str, float]:
         >>> sorted(evaluate(DeterministicPolicy(2, 2), cubic_demonstrations(100)))
         ['loss', 'mean_error']
     """
-    _check_compatible(policy, demos)
+    _check_compatible(policy, demos, "evaluate")
     param = next(policy.parameters())
     demos = _on(demos, param)
     out = {"loss": _mean_loss(policy, demos)}
@@ -371,7 +377,7 @@ def fit(
     if val_demos is not None:
         if val_fraction:
             raise ValueError("fit(): pass `val_fraction` or `val_demos`, not both")
-        _check_compatible(policy, val_demos)
+        _check_compatible(policy, val_demos, argument="val_demos")
         train, val = demos, val_demos
     elif val_fraction:
         train, val = demos.split(val_fraction, seed=seed)

@@ -175,6 +175,23 @@ class Policy(nn.Module, abc.ABC):
                 bindings={"batch": expected[0], "act": self.act_dim},
             )
 
+    def _dtype_error(self, obs: Tensor, function: str, argument: str) -> DtypeError | None:
+        """The error for observations whose dtype differs from the parameters' (``None``
+        when they agree, so the caller re-raises torch's own error)."""
+        param = next(self.parameters())
+        if obs.dtype == param.dtype:
+            return None
+        name = f"{type(self).__name__}.{function}"
+        return DtypeError(
+            f"{name}(): argument `{argument}`: observations have dtype {obs.dtype}, but the "
+            f"policy's parameters are {param.dtype}\n  hint: convert the observations, "
+            f"obs.to({param.dtype}), or the policy, policy.to({obs.dtype})",
+            function=name,
+            argument=argument,
+            expected=str(param.dtype),
+            got=str(obs.dtype),
+        )
+
     def _obs_size_error(self, obs: Tensor) -> ShapeError:
         name = f"{type(self).__name__}.forward"
         got = tuple(obs.shape)
@@ -249,6 +266,22 @@ class Policy(nn.Module, abc.ABC):
 
 
 _LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
+
+
+def _unpack(batch: Any, policy: str) -> tuple[Tensor, Tensor]:
+    try:
+        obs, actions = batch
+    except (TypeError, ValueError):
+        got = (
+            f"a tensor of shape {tuple(batch.shape)}"
+            if isinstance(batch, Tensor)
+            else type(batch).__name__
+        )
+        raise ValueError(
+            f"{policy}.loss(): argument `batch` must be a pair (observations, actions), "
+            f"got {got}\n  hint: pass demos.sample(batch_size) or (obs, actions)"
+        ) from None
+    return obs, actions
 
 
 def _diag_normal(loc: Tensor, scale: Tensor) -> DiagNormal:
@@ -336,10 +369,16 @@ class GaussianPolicy(Policy):
             "log_std_bounds": [self.log_std_min, self.log_std_max],
         }
 
-    def _loc_log_std(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+    def _loc_log_std(self, obs: Tensor, function: str = "forward") -> tuple[Tensor, Tensor]:
         """``loc`` (batch, act) and the clamped log-std: (batch, act), or (act,) when it is
         a learned parameter."""
-        out = self.net(obs)
+        try:
+            out = self.net(obs)
+        except RuntimeError:
+            error = self._dtype_error(obs, function, "obs" if function == "forward" else "batch")
+            if error is not None:
+                raise error from None
+            raise
         if self.state_dependent_std:
             loc, log_std = out[..., : self.act_dim], out[..., self.act_dim :]
         else:
@@ -377,10 +416,10 @@ class GaussianPolicy(Policy):
         ``-self(obs).log_prob(actions).mean()``, computed in closed form (the formula of
         ``torch.distributions.Normal.log_prob``) without building a distribution object
         per step. ``batch`` is ``(observations (batch, obs), actions (batch, act))``."""
-        obs, actions = batch
+        obs, actions = _unpack(batch, type(self).__name__)
         if STATE.enabled:
             self._check_batch(obs, actions)
-        loc, log_std = self._loc_log_std(obs)
+        loc, log_std = self._loc_log_std(obs, "loss")
         # log N(a; loc, σ²) = -(a - loc)² / (2σ²) - log σ - log √(2π), summed over act
         log_prob = -((actions - loc) ** 2) / (2 * (2 * log_std).exp()) - log_std - _LOG_SQRT_2PI
         return -log_prob.sum(-1).mean()
@@ -428,7 +467,13 @@ class DeterministicPolicy(Policy):
         """The actions."""
         if STATE.enabled and obs.shape[1] != self.obs_dim:
             raise self._obs_size_error(obs) from None
-        out: Tensor = self.net(obs)
+        try:
+            out: Tensor = self.net(obs)
+        except RuntimeError:
+            error = self._dtype_error(obs, "forward", "obs")
+            if error is not None:
+                raise error from None
+            raise
         return out
 
     def predict(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
@@ -439,7 +484,7 @@ class DeterministicPolicy(Policy):
     def loss(self, batch: tuple[Tensor, Tensor]) -> Float[Tensor, ""]:
         """Mean squared error between predicted and demonstrated actions.
         ``batch`` is ``(observations (batch, obs), actions (batch, act))``."""
-        obs, actions = batch
+        obs, actions = _unpack(batch, type(self).__name__)
         if STATE.enabled:
             self._check_batch(obs, actions)
         return F.mse_loss(self(obs), actions)

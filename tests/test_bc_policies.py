@@ -323,10 +323,10 @@ def test_observations_of_another_dtype_are_dtype_errors(policy: Policy) -> None:
 def test_loss_needs_a_pair(cls: type[Policy]) -> None:
     policy = cls(3, 2)  # type: ignore[call-arg]
     with pytest.raises(
-        ValueError,
+        ShapeError,
         match=rf"{cls.__name__}.loss\(\): argument `batch` must be a pair \(observations, "
         r"actions\), got a tensor of shape \(4, 3\)\n  hint: pass demos.sample",
     ):
         policy.loss(torch.zeros(4, 3))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"must be a pair .*got NoneType"):
+    with pytest.raises(ShapeError, match=r"must be a pair .*got NoneType"):
         policy.loss(None)  # type: ignore[arg-type]

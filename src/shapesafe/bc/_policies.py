@@ -175,6 +175,19 @@ class Policy(nn.Module, abc.ABC):
                 bindings={"batch": expected[0], "act": self.act_dim},
             )
 
+    def _run_net(self, obs: Tensor, function: str, argument: str) -> Tensor:
+        """``self.net(obs)``; when torch fails on observations whose dtype differs from the
+        parameters', a :class:`DtypeError` naming ``function`` and ``argument`` instead
+        (any other failure is torch's own error, re-raised)."""
+        try:
+            out: Tensor = self.net(obs)
+        except RuntimeError:
+            error = self._dtype_error(obs, function, argument)
+            if error is not None:
+                raise error from None
+            raise
+        return out
+
     def _dtype_error(self, obs: Tensor, function: str, argument: str) -> DtypeError | None:
         """The error for observations whose dtype differs from the parameters' (``None``
         when they agree, so the caller re-raises torch's own error)."""
@@ -277,9 +290,13 @@ def _unpack(batch: Any, policy: str) -> tuple[Tensor, Tensor]:
             if isinstance(batch, Tensor)
             else type(batch).__name__
         )
-        raise ValueError(
+        raise ShapeError(
             f"{policy}.loss(): argument `batch` must be a pair (observations, actions), "
-            f"got {got}\n  hint: pass demos.sample(batch_size) or (obs, actions)"
+            f"got {got}\n  hint: pass demos.sample(batch_size) or (obs, actions)",
+            function=f"{policy}.loss",
+            argument="batch",
+            expected="(observations, actions)",
+            got=got,
         ) from None
     return obs, actions
 
@@ -372,13 +389,7 @@ class GaussianPolicy(Policy):
     def _loc_log_std(self, obs: Tensor, function: str = "forward") -> tuple[Tensor, Tensor]:
         """``loc`` (batch, act) and the clamped log-std: (batch, act), or (act,) when it is
         a learned parameter."""
-        try:
-            out = self.net(obs)
-        except RuntimeError:
-            error = self._dtype_error(obs, function, "obs" if function == "forward" else "batch")
-            if error is not None:
-                raise error from None
-            raise
+        out = self._run_net(obs, function, "obs" if function == "forward" else "batch")
         if self.state_dependent_std:
             loc, log_std = out[..., : self.act_dim], out[..., self.act_dim :]
         else:
@@ -467,14 +478,7 @@ class DeterministicPolicy(Policy):
         """The actions."""
         if STATE.enabled and obs.shape[1] != self.obs_dim:
             raise self._obs_size_error(obs) from None
-        try:
-            out: Tensor = self.net(obs)
-        except RuntimeError:
-            error = self._dtype_error(obs, "forward", "obs")
-            if error is not None:
-                raise error from None
-            raise
-        return out
+        return self._run_net(obs, "forward", "obs")
 
     def predict(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
         """The actions (same as calling the policy)."""

@@ -105,6 +105,7 @@ class Policy(nn.Module, abc.ABC):
     kind: ClassVar[str]
     obs_dim: int
     act_dim: int
+    net: nn.Module  # the network from observations to the distribution's parameters
 
     @abc.abstractmethod
     def predict(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:

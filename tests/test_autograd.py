@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+import shapesafe
 from shapesafe._autograd import (
     AutogradError,
     autograd_graph,
@@ -19,7 +20,7 @@ from shapesafe._autograd import (
     explain_autograd_errors,
     params_without_grad,
 )
-from shapesafe._errors import ShapeError
+from shapesafe.errors import ShapeError
 from shapesafe.testing import shapes, tensors
 
 
@@ -250,7 +251,10 @@ def test_explain_autograd_errors(trigger: Any, what: str, hint: str) -> None:
     # still a RuntimeError, as torch's was, and in the shapesafe family
     with pytest.raises(RuntimeError), explain_autograd_errors():
         trigger()
-    assert issubclass(AutogradError, ShapeError) and AutogradError.__module__ == "shapesafe"
+    assert (
+        issubclass(AutogradError, shapesafe.ShapesafeError)
+        and AutogradError.__module__ == "shapesafe"
+    )
 
 
 def test_other_errors_pass_through_and_decorator_form() -> None:

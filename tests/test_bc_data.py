@@ -9,8 +9,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shapesafe._errors import DtypeError, ShapeError
 from shapesafe.bc import Batch, Demonstrations, cubic_demonstrations
+from shapesafe.errors import DtypeError, ShapeError
 
 # ---------------------------------------------------------------- construction
 

@@ -9,7 +9,6 @@ from torch import Tensor, nn
 
 import shapesafe
 from shapesafe._checkpoint import load_checkpoint
-from shapesafe._errors import DtypeError, ShapeError
 from shapesafe.bc import (
     CUBIC_EXPERT_STD,
     Demonstrations,
@@ -24,6 +23,7 @@ from shapesafe.bc import (
     fit,
     plot_losses,
 )
+from shapesafe.errors import DtypeError, ShapeError
 
 
 def _policy(seed: int = 0) -> GaussianPolicy:

@@ -12,7 +12,6 @@ from jaxtyping import Float
 from torch import Tensor, nn
 from torch.distributions import Independent, Normal
 
-from shapesafe._errors import DtypeError, ShapeError
 from shapesafe.bc import (
     ACTIVATIONS,
     DeterministicPolicy,
@@ -21,6 +20,7 @@ from shapesafe.bc import (
     build_policy,
     mlp,
 )
+from shapesafe.errors import DtypeError, ShapeError
 from shapesafe.testing import from_annotation
 
 dims = st.integers(1, 6)

@@ -574,9 +574,16 @@ def test_forward_references_resolve_on_first_call() -> None:
 
 def test_error_family() -> None:
     assert issubclass(ShapeError, ValueError) and not issubclass(ShapeError, TypeError)
-    for cls in (ShapeError, DtypeError, AnnotationError, shapesafe.BroadcastError):
+    base = shapesafe.ShapesafeError
+    assert issubclass(base, ValueError) and not issubclass(base, TypeError)
+    for name in shapesafe.errors.__all__:
+        cls = getattr(shapesafe, name)
         assert cls.__module__ == "shapesafe"
+        assert issubclass(cls, base)
+    # a wrong dtype is still caught by `except ShapeError` around a checked call
+    for cls in (DtypeError, shapesafe.BroadcastError):
         assert issubclass(cls, ShapeError)
+    assert not issubclass(AnnotationError, ShapeError)
 
 
 @pytest.mark.values

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+import shapesafe
 import shapesafe._checkpoint as ckpt
 from shapesafe._checkpoint import (
     CheckpointError,
@@ -30,7 +31,6 @@ from shapesafe._checkpoint import (
     restore_rng_state,
     save_checkpoint,
 )
-from shapesafe._errors import ShapeError
 from shapesafe.testing import shapes, tensors
 
 SRC = str(Path(ckpt.__file__).resolve().parent.parent)
@@ -362,7 +362,10 @@ def test_bad_arguments() -> None:
         save_checkpoint("x.pt", nn.Linear(1, 1), {"lr": 1})  # type: ignore[arg-type]
     with pytest.raises(CheckpointError, match=r"load_checkpoint\(\): argument `module`"):
         load_checkpoint("x.pt", None)  # type: ignore[arg-type]
-    assert issubclass(CheckpointError, ShapeError) and CheckpointError.__module__ == "shapesafe"
+    assert (
+        issubclass(CheckpointError, shapesafe.ShapesafeError)
+        and CheckpointError.__module__ == "shapesafe"
+    )
 
 
 # ---------------------------------------------------------------- metadata policy

@@ -17,7 +17,6 @@ from torch import Tensor
 
 from shapesafe import _config
 from shapesafe._check import check
-from shapesafe._errors import AnnotationError, DtypeError, ShapeError
 from shapesafe.distributions import (
     Bernoulli,
     Categorical,
@@ -29,6 +28,7 @@ from shapesafe.distributions import (
     Normal,
     TanhNormal,
 )
+from shapesafe.errors import AnnotationError, DtypeError, ShapeError
 from shapesafe.testing import (
     covariance_matrices,
     locs,

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from shapesafe._errors import ShapeError
+import shapesafe
 from shapesafe._modules import (
     AuditError,
     NonFiniteError,
@@ -19,6 +19,7 @@ from shapesafe._modules import (
     sgd_step,
     train_step,
 )
+from shapesafe.errors import ShapeError
 from shapesafe.testing import tensors
 
 # ---------------------------------------------------------------- module trees
@@ -350,16 +351,18 @@ def test_train_step_refuses_non_scalar_losses() -> None:
     x = torch.randn(4, 3)
     before = [p.clone() for p in net.parameters()]
     with pytest.raises(
-        ShapeError,
+        shapesafe.ShapesafeError,
         match=r"train_step\(\): loss must be a scalar \(shape \(\)\), got shape \(4, 1\)\n"
         r"  hint: reduce it: \.mean\(\)",
     ):
         train_step(net, lambda m, b: m(b) ** 2, x, opt)
-    with pytest.raises(ShapeError, match=r"got shape \(1,\)\n  hint: it has one element"):
+    with pytest.raises(
+        shapesafe.ShapesafeError, match=r"got shape \(1,\)\n  hint: it has one element"
+    ):
         train_step(net, lambda m, b: (m(b) ** 2).sum().reshape(1), x, opt)
     with pytest.raises(ShapeError, match=r"loss_fn returned float, expected a 0-d tensor"):
         train_step(net, lambda m, b: (m(b) ** 2).sum().item(), x, opt)  # type: ignore[arg-type,return-value]
-    with pytest.raises(ShapeError, match=r"loss does not require grad(?s:.*)evaluating\(\)"):
+    with pytest.raises(shapesafe.AutogradError, match=r"loss does not require grad(?s:.*)evaluating\(\)"):
         train_step(net, lambda m, b: (m(b) ** 2).sum().detach(), x, opt)
     assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from jaxtyping import Float, Int
 
 from shapesafe._config import enabled
-from shapesafe._errors import DtypeError, ShapeError
 from shapesafe._numpy import NonFiniteError, from_numpy, to_numpy
+from shapesafe.errors import DtypeError, ShapeError
 from shapesafe.testing import shapes, tensors
 
 NUMERIC = [

@@ -476,7 +476,7 @@ def test_flatten_matches_torch(x: torch.Tensor, data: st.DataObject) -> None:
 def test_reshape_refuses_reordering() -> None:
     x = torch.zeros(5, 32, 3)
     with pytest.raises(
-        ShapeError,
+        shapesafe.ShapesafeError,
         match=(
             r"reshape\(\): pattern 'time batch obs -> batch \(time obs\)' reorders axes "
             r"\(time batch obs -> batch time obs\); a reshape cannot move axes, it would mix "
@@ -489,36 +489,42 @@ def test_reshape_refuses_reordering() -> None:
 def test_reshape_pattern_messages() -> None:
     x = torch.zeros(32, 7056)
     with pytest.raises(
-        ShapeError, match=r"axis 1 \(h w\) of `x` has size 7056, not divisible by h=85"
+        shapesafe.ShapesafeError,
+        match=r"axis 1 \(h w\) of `x` has size 7056, not divisible by h=85",
     ):
         reshape(x, "batch (h w) -> batch h w", h=85)
-    with pytest.raises(ShapeError, match=r"cannot infer h and w from axis 1 of size 7056"):
+    with pytest.raises(
+        shapesafe.ShapesafeError, match=r"cannot infer h and w from axis 1 of size 7056"
+    ):
         reshape(x, "batch (h w) -> batch h w")
-    with pytest.raises(ShapeError, match=r"axis 1 \(obs\) of `x` has size 7056, expected obs=4"):
+    with pytest.raises(
+        shapesafe.ShapesafeError, match=r"axis 1 \(obs\) of `x` has size 7056, expected obs=4"
+    ):
         reshape(x, "batch obs -> batch obs", obs=4)
     with pytest.raises(
-        ShapeError, match=r"pattern 'b c d -> b \(c d\)' expects 3 axes, `x` has shape \(32, 7056\)"
+        shapesafe.ShapesafeError,
+        match=r"pattern 'b c d -> b \(c d\)' expects 3 axes, `x` has shape \(32, 7056\)",
     ):
         reshape(x, "b c d -> b (c d)")
-    with pytest.raises(ShapeError, match=r"expects at least 3 axes"):
+    with pytest.raises(shapesafe.ShapesafeError, match=r"expects at least 3 axes"):
         reshape(x, "b c d ... -> b (c d) ...")
-    with pytest.raises(ShapeError, match=r"size keyword\(s\) w not in pattern"):
+    with pytest.raises(shapesafe.ShapesafeError, match=r"size keyword\(s\) w not in pattern"):
         reshape(x, "b c -> b c", w=3)
-    with pytest.raises(ShapeError, match=r"time only on the left"):
+    with pytest.raises(shapesafe.ShapesafeError, match=r"time only on the left"):
         reshape(torch.zeros(5, 3), "time obs -> obs")
-    with pytest.raises(ShapeError, match=r"must have the form 'left -> right'"):
+    with pytest.raises(shapesafe.ShapesafeError, match=r"must have the form 'left -> right'"):
         reshape(x, "b c")
-    with pytest.raises(ShapeError, match=r"left side repeats b"):
+    with pytest.raises(shapesafe.ShapesafeError, match=r"left side repeats b"):
         reshape(x, "b b -> b b")
-    with pytest.raises(ShapeError, match=r"nested parentheses"):
+    with pytest.raises(shapesafe.ShapesafeError, match=r"nested parentheses"):
         reshape(x, "b c -> ((b c))")
-    with pytest.raises(ShapeError, match=r"unbalanced `\(`"):
+    with pytest.raises(shapesafe.ShapesafeError, match=r"unbalanced `\(`"):
         reshape(x, "b c -> (b c")
-    with pytest.raises(ShapeError, match=r"unbalanced `\)`"):
+    with pytest.raises(shapesafe.ShapesafeError, match=r"unbalanced `\)`"):
         reshape(x, "b c -> b c)")
-    with pytest.raises(ShapeError, match=r"cannot read '2'"):
+    with pytest.raises(shapesafe.ShapesafeError, match=r"cannot read '2'"):
         reshape(x, "b c -> b c 2")
-    with pytest.raises(ShapeError, match=r"`\.\.\.` cannot be split on the left"):
+    with pytest.raises(shapesafe.ShapesafeError, match=r"`\.\.\.` cannot be split on the left"):
         reshape(x, "b (...) -> b ...")
 
 

@@ -6,7 +6,6 @@ Submodules: ``shapesafe.ops`` (checked ops), ``shapesafe.distributions``,
 
 # the checker
 # autograd
-from shapesafe._autograd import AutogradError as AutogradError
 from shapesafe._autograd import AutogradGraph as AutogradGraph
 from shapesafe._autograd import GraphNode as GraphNode
 from shapesafe._autograd import autograd_graph as autograd_graph
@@ -19,7 +18,6 @@ from shapesafe._check import check as check
 from shapesafe._check import check_shape as check_shape
 
 # checkpoints
-from shapesafe._checkpoint import CheckpointError as CheckpointError
 from shapesafe._checkpoint import CheckpointInfo as CheckpointInfo
 from shapesafe._checkpoint import assert_same_state as assert_same_state
 from shapesafe._checkpoint import capture_rng_state as capture_rng_state
@@ -34,14 +32,7 @@ from shapesafe._config import enable as enable
 from shapesafe._config import enabled as enabled
 from shapesafe._config import is_enabled as is_enabled
 
-# errors
-from shapesafe._errors import AnnotationError as AnnotationError
-from shapesafe._errors import BroadcastError as BroadcastError
-from shapesafe._errors import DtypeError as DtypeError
-from shapesafe._errors import ShapeError as ShapeError
-
 # modules and training steps
-from shapesafe._modules import AuditError as AuditError
 from shapesafe._modules import AuditReport as AuditReport
 from shapesafe._modules import Finding as Finding
 from shapesafe._modules import StepStats as StepStats
@@ -51,9 +42,21 @@ from shapesafe._modules import sgd_step as sgd_step
 from shapesafe._modules import train_step as train_step
 
 # numpy boundary
-from shapesafe._numpy import NonFiniteError as NonFiniteError
 from shapesafe._numpy import from_numpy as from_numpy
 from shapesafe._numpy import to_numpy as to_numpy
+
+# errors
+from shapesafe.errors import AnnotationError as AnnotationError
+from shapesafe.errors import AuditError as AuditError
+from shapesafe.errors import AutogradError as AutogradError
+from shapesafe.errors import BroadcastError as BroadcastError
+from shapesafe.errors import CheckpointError as CheckpointError
+from shapesafe.errors import DataError as DataError
+from shapesafe.errors import DtypeError as DtypeError
+from shapesafe.errors import NonFiniteError as NonFiniteError
+from shapesafe.errors import ShapeError as ShapeError
+from shapesafe.errors import ShapesafeError as ShapesafeError
+from shapesafe.errors import UsageError as UsageError
 
 # checked ops (more in shapesafe.ops)
 from shapesafe.ops import gather as gather
@@ -77,12 +80,15 @@ __all__ = [
     "BroadcastError",
     "CheckpointError",
     "CheckpointInfo",
+    "DataError",
     "DtypeError",
     "Finding",
     "GraphNode",
     "NonFiniteError",
     "ShapeError",
+    "ShapesafeError",
     "StepStats",
+    "UsageError",
     "__version__",
     "allow_broadcasting",
     "assert_same_state",

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from shapesafe._errors import ShapeError
+from shapesafe.errors import AutogradError, ShapeError
 
 __all__ = [
     "AutogradError",
@@ -39,18 +39,6 @@ __all__ = [
     "explain_autograd_errors",
     "params_without_grad",
 ]
-
-
-class AutogradError(ShapeError, RuntimeError):
-    """An autograd problem explained: a loss that cannot reach the parameters, parameters
-    that got no gradient, or one of torch's autograd ``RuntimeError``\\ s with its fix.
-
-    It is both a :class:`ShapeError` (the shapesafe family) and a :class:`RuntimeError`
-    (what torch raises for these), so existing ``except RuntimeError`` code still works.
-    """
-
-
-AutogradError.__module__ = "shapesafe"
 
 
 def _shape_text(shape: Iterable[int]) -> str:

@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 from shapesafe import _config
-from shapesafe._errors import AnnotationError, DtypeError, ShapeError
 from shapesafe._spec import (
     ArraySpec,
     Bindings,
@@ -47,6 +46,7 @@ from shapesafe._spec import (
     parse_array,
     run_deferred,
 )
+from shapesafe.errors import AnnotationError, DtypeError, ShapeError
 
 __all__ = ["check", "check_shape"]
 

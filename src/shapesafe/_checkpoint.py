@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from shapesafe._errors import ShapeError
+from shapesafe.errors import CheckpointError
 
 __all__ = [
     "CheckpointError",
@@ -53,19 +53,6 @@ __all__ = [
 FORMAT = "shapesafe.checkpoint"
 VERSION = 1
 _PathLike = str | os.PathLike[str]
-
-
-class CheckpointError(ShapeError):
-    """A checkpoint cannot be written or read safely, or does not fit the module.
-
-    Raised for: metadata that ``torch.load(weights_only=True)`` could not read back (at
-    save time); a missing-key / unexpected-key / shape / dtype mismatch (all keys listed in
-    one message); a truncated, corrupted, tampered-with or foreign file; a file that holds
-    pickled code.
-    """
-
-
-CheckpointError.__module__ = "shapesafe"
 
 
 # --------------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from torch import nn
 
 from shapesafe._autograd import AutogradError
 from shapesafe._config import STATE
-from shapesafe._errors import ShapeError
 from shapesafe._numpy import NonFiniteError
+from shapesafe.errors import AuditError, ShapeError
 
 __all__ = [
     "AuditError",
@@ -37,13 +37,6 @@ __all__ = [
     "sgd_step",
     "train_step",
 ]
-
-
-class AuditError(ShapeError):
-    """:func:`audit` found problems and was called with ``strict=True``."""
-
-
-AuditError.__module__ = "shapesafe"
 
 
 # --------------------------------------------------------------------------------------

@@ -33,16 +33,10 @@ import numpy as np
 import torch
 
 from shapesafe._config import STATE
-from shapesafe._errors import DtypeError, ShapeError
+from shapesafe.errors import DtypeError, NonFiniteError
 
 __all__ = ["NonFiniteError", "from_numpy", "to_numpy"]
 
-
-class NonFiniteError(ShapeError):
-    """A loss, gradient or array holds NaN or infinity where finite values were required."""
-
-
-NonFiniteError.__module__ = "shapesafe"
 
 _FLOAT_DEFAULT = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 

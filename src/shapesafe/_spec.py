@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from jaxtyping import AbstractArray
 
-from shapesafe._errors import AnnotationError, DtypeError
+from shapesafe.errors import AnnotationError, DtypeError
 
 __all__ = [
     "ArraySpec",

@@ -53,7 +53,7 @@ from torch.distributions.transforms import TanhTransform
 from torch.types import _size
 
 from shapesafe._config import STATE
-from shapesafe._errors import AnnotationError, DtypeError, ShapeError
+from shapesafe.errors import AnnotationError, DtypeError, ShapeError
 
 __all__ = [
     "Bernoulli",

@@ -29,7 +29,7 @@ import torch
 
 from shapesafe._check import _is_compiling, trace_time_check
 from shapesafe._config import STATE
-from shapesafe._errors import AnnotationError, DtypeError, ShapeError
+from shapesafe.errors import AnnotationError, DtypeError, ShapeError
 
 __all__ = [
     "flatten",

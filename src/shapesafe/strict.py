@@ -43,7 +43,7 @@ from torch.overrides import TorchFunctionMode
 
 from shapesafe._check import _is_compiling, trace_time_check
 from shapesafe._config import STATE
-from shapesafe._errors import BroadcastError
+from shapesafe.errors import BroadcastError
 
 __all__ = ["allow_broadcasting", "strict_broadcasting"]
 

@@ -14,7 +14,7 @@ import torch
 from jaxtyping import Shaped
 from torch import Tensor
 
-from shapesafe._errors import DtypeError, ShapeError
+from shapesafe.errors import DtypeError, ShapeError
 
 __all__ = ["Batch", "Demonstrations"]
 

@@ -22,10 +22,10 @@ from shapesafe._checkpoint import (
     save_checkpoint,
 )
 from shapesafe._config import enabled
-from shapesafe._errors import DtypeError, ShapeError
 from shapesafe._modules import evaluating
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc._policies import Policy
+from shapesafe.errors import DtypeError, ShapeError
 
 __all__ = ["FitResult", "NonFiniteLossError", "evaluate", "fit", "plot_losses"]
 

@@ -15,9 +15,9 @@ from torch import Tensor, nn
 
 from shapesafe._check import check
 from shapesafe._config import STATE
-from shapesafe._errors import DtypeError, ShapeError
 from shapesafe._modules import evaluating
 from shapesafe.distributions import DiagNormal, Dist
+from shapesafe.errors import DtypeError, ShapeError
 
 __all__ = [
     "ACTIVATIONS",

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from jaxtyping import AbstractArray, Shaped
 
-from shapesafe._errors import AnnotationError
+from shapesafe.errors import AnnotationError
 
 __all__ = [
     "from_annotation",

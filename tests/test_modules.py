@@ -362,7 +362,9 @@ def test_train_step_refuses_non_scalar_losses() -> None:
         train_step(net, lambda m, b: (m(b) ** 2).sum().reshape(1), x, opt)
     with pytest.raises(ShapeError, match=r"loss_fn returned float, expected a 0-d tensor"):
         train_step(net, lambda m, b: (m(b) ** 2).sum().item(), x, opt)  # type: ignore[arg-type,return-value]
-    with pytest.raises(shapesafe.AutogradError, match=r"loss does not require grad(?s:.*)evaluating\(\)"):
+    with pytest.raises(
+        shapesafe.AutogradError, match=r"loss does not require grad(?s:.*)evaluating\(\)"
+    ):
         train_step(net, lambda m, b: (m(b) ** 2).sum().detach(), x, opt)
     assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
 

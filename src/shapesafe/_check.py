@@ -30,12 +30,12 @@ import numpy as np
 import torch
 
 from shapesafe import _config
+from shapesafe._compile import comptime_value_deep, is_compiling
 from shapesafe._spec import (
     ArraySpec,
     Bindings,
     Failure,
     Node,
-    Opaque,
     build_node,
     flatten,
     format_failure,
@@ -55,10 +55,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 _P = inspect.Parameter
 _counter = itertools.count()
 _compile_lock = threading.Lock()
-
-
-def _is_compiling() -> bool:
-    return bool(torch.compiler.is_compiling())
 
 
 # --------------------------------------------------------------------------------------
@@ -105,113 +101,10 @@ def _make_error(plan: _Plan, node: Node, value: Any, failure: Failure, b: Bindin
     return err
 
 
-def _concrete_meta(fake: torch.Tensor) -> torch.Tensor:
-    sizes = []
-    for s in fake.shape:
-        if isinstance(s, torch.SymInt):
-            hint = getattr(s.node, "hint", None)
-            sizes.append(int(hint) if hint is not None else 0)
-        else:
-            sizes.append(int(s))
-    return torch.empty(sizes, dtype=fake.dtype, device="meta")
-
-
-def _comptime_value(var: Any) -> Any:
-    try:
-        fake = var.as_fake()
-    except Exception:
-        fake = None
-    if isinstance(fake, torch.Tensor):
-        return _concrete_meta(fake)
-    try:
-        return var.as_python_constant()
-    except Exception:
-        return Opaque(var.python_type())
-
-
-def _vt_value(vt: Any) -> Any:
-    """A stand-in of one dynamo variable for explaining a failure: tensors become meta
-    tensors, symbolic scalars their traced value, tuples/lists/dicts are rebuilt item by
-    item (so ``tuple[Float[...], ...]`` and ``*args`` can be explained), constants stay."""
-    from torch._dynamo.variables.dicts import ConstDictVariable
-    from torch._dynamo.variables.lists import BaseListVariable
-
-    try:
-        python_type = vt.python_type()
-    except Exception:
-        python_type = object
-    try:
-        if vt.is_python_constant():
-            return vt.as_python_constant()
-    except Exception:
-        pass
-    if isinstance(vt, BaseListVariable) and python_type in (tuple, list):
-        return python_type(_vt_value(item) for item in vt.items)
-    if isinstance(vt, ConstDictVariable) and python_type is dict:
-        out = {}
-        for key, item in vt.items.items():
-            try:
-                k = key.vt.as_python_constant()
-            except Exception:
-                return Opaque(python_type)
-            out[k] = _vt_value(item)
-        return out
-    try:
-        fake = vt.as_proxy().node.meta["example_value"]
-    except Exception:
-        return Opaque(python_type)
-    if isinstance(fake, torch.Tensor):
-        if isinstance(python_type, type) and issubclass(python_type, torch.Tensor):
-            return _concrete_meta(fake)
-        return Opaque(python_type)  # an unspecialized Python scalar, traced as a tensor
-    if isinstance(fake, (torch.SymInt, torch.SymFloat, torch.SymBool)):
-        hint = getattr(fake.node, "hint", None)
-        return Opaque(python_type) if hint is None else hint
-    return Opaque(python_type)
-
-
-def _comptime_value_deep(var: Any) -> Any:
-    try:
-        return _vt_value(var._i_will_not_complain_if_bc_breaks_VariableTracker())
-    except Exception:  # pragma: no cover - dynamo internals changed: the plain stand-in
-        return _comptime_value(var)
-
-
-def trace_time_check(
-    check: Callable[..., None],
-    n: int,
-    pass_ctx: bool,
-    v0: Any = None,
-    v1: Any = None,
-    v2: Any = None,
-    v3: Any = None,
-    v4: Any = None,
-    v5: Any = None,
-) -> None:
-    """Call only while compiling: run ``check(*values)`` once, at trace time (dynamo
-    ``comptime``), on stand-ins of the first ``n`` values -- tensors become meta tensors
-    of their traced sizes, constants stay as they are -- so that a wrong shape stops
-    compilation with shapesafe's own message (and costs nothing per call). With
-    ``pass_ctx``, ``check`` gets dynamo's comptime context first."""
-    from torch._dynamo.comptime import comptime
-
-    comptime(_run_trace_time_check)
-
-
-def _run_trace_time_check(ctx: Any) -> None:
-    check = ctx.get_local("check").as_python_constant()
-    n = int(ctx.get_local("n").as_python_constant())
-    values = [_comptime_value(ctx.get_local(f"v{i}")) for i in range(n)]
-    if ctx.get_local("pass_ctx").as_python_constant():
-        check(ctx, *values)
-    else:
-        check(*values)
-
-
 def _explain_compiling(plan: _Plan, ctx: Any) -> None:
     """Run at compile time (dynamo ``comptime``): raise the same error as eager mode."""
     k = int(ctx.get_local("_ss_k").as_python_constant())
-    values = tuple(_comptime_value_deep(ctx.get_local(f"_ss_v{i}")) for i in range(k + 1))
+    values = tuple(comptime_value_deep(ctx.get_local(f"_ss_v{i}")) for i in range(k + 1))
     raise _explain(plan, k, values)
 
 
@@ -625,7 +518,7 @@ def _build_wrapper(fn: Callable[..., Any], hints: dict[str, Any]) -> Callable[..
         _ss_fn=fn,
         _ss_cfg=_config.STATE,
         _ss_plan=plan,
-        _ss_compiling=_is_compiling,
+        _ss_compiling=is_compiling,
         _ss_comptime=comptime,
         _ss_explain=_explain,
         _ss_explain_compiling=_explain_compiling,

@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar, cast
 import numpy as np
 import torch
 
-from shapesafe._check import _is_compiling, trace_time_check
+from shapesafe._compile import is_compiling, trace_time_check
 from shapesafe._config import STATE
 from shapesafe.errors import AnnotationError, DtypeError, ShapeError
 
@@ -176,7 +176,7 @@ def _check_range(
     if isinstance(index, torch.Tensor):
         # data-dependent: not while compiling (torch.gather's own bounds check remains),
         # nor on the shape-only meta stand-ins of a trace-time check
-        if _is_compiling() or index.device.type == "meta":
+        if is_compiling() or index.device.type == "meta":
             return
         lo, hi = (int(v) for v in torch.aminmax(index))
     else:
@@ -242,7 +242,7 @@ def take_along(values: A, index: A, dim: int = -1) -> A:
     if not STATE.enabled:
         d = dim % values.ndim if values.ndim else dim
         return _take_along_impl(values, index, d)
-    if _is_compiling():
+    if is_compiling():
         trace_time_check(take_along, 3, False, values, index, dim)
     fn = "take_along"
     _same_kind(fn, ("values", "index"), values, index)
@@ -353,7 +353,7 @@ def gather(input: A, dim: int, index: A) -> A:
     """
     if not STATE.enabled:
         return _gather_impl(input, dim % max(input.ndim, 1), index)
-    if _is_compiling():
+    if is_compiling():
         trace_time_check(gather, 3, False, input, dim, index)
     fn = "gather"
     _same_kind(fn, ("input", "index"), input, index)
@@ -433,7 +433,7 @@ def squeeze(x: A, dim: int | Sequence[int]) -> A:
     axes = _axes_tuple("squeeze", "dim", dim)
     if not STATE.enabled:
         return _squeeze_impl(x, tuple(int(cast(int, a)) % max(x.ndim, 1) for a in axes))
-    if _is_compiling():
+    if is_compiling():
         trace_time_check(squeeze, 2, False, x, dim)
     fn = "squeeze"
     _kind(fn, "x", x)
@@ -496,7 +496,7 @@ def unsqueeze(x: A, *dims: int | Sequence[int]) -> A:
         _kind(fn, "x", x)
     out_nd = x.ndim + len(flat)
     if STATE.enabled:
-        if _is_compiling():
+        if is_compiling():
             trace_time_check(_unsqueeze_args, 2, False, x, dims)
         if not flat:
             raise _error(
@@ -549,7 +549,7 @@ class _NewAxis(Generic[A]):
             return cast(A, x[key])
         fn = "newaxis"
         _kind(fn, "x", x)
-        if _is_compiling():
+        if is_compiling():
             trace_time_check(_newaxis_args, 2, False, x, key)
         k = key if isinstance(key, tuple) else (key,)
         for i, item in enumerate(k):
@@ -787,7 +787,7 @@ def _bind_left(
 
 def _target_shape(pattern: str, shape: tuple[int, ...], sizes: dict[str, int]) -> tuple[int, ...]:
     # dynamo warns about (and traces through) lru_cache wrappers: call the function itself
-    parse = _parse_pattern.__wrapped__ if _is_compiling() else _parse_pattern
+    parse = _parse_pattern.__wrapped__ if is_compiling() else _parse_pattern
     left, right = parse(pattern)
     bound, ell = _bind_left(pattern, left, shape, sizes)
     out: list[int] = []
@@ -834,7 +834,7 @@ def reshape(x: A, *shape: int | str, keep: int | None = None, **sizes: int) -> A
     fn = "reshape"
     if STATE.enabled:
         _kind(fn, "x", x)
-        if _is_compiling():
+        if is_compiling():
             trace_time_check(_reshape_args, 4, False, x, shape, keep, sizes)
     xshape: tuple[int, ...] = tuple(int(s) for s in x.shape)
     if len(shape) == 1 and isinstance(shape[0], str):
@@ -913,7 +913,7 @@ def flatten(x: A, keep: int = 1) -> A:
     xshape: tuple[int, ...] = tuple(int(s) for s in x.shape)
     if STATE.enabled:
         fn = "flatten"
-        if _is_compiling():
+        if is_compiling():
             trace_time_check(flatten, 2, False, x, keep)
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0:
             raise _error(ShapeError, fn, f"keep={keep!r} must be an int >= 0", argument="keep")

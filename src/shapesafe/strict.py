@@ -41,7 +41,7 @@ import torch
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
-from shapesafe._check import _is_compiling, trace_time_check
+from shapesafe._compile import is_compiling, trace_time_check
 from shapesafe._config import STATE
 from shapesafe.errors import BroadcastError
 
@@ -318,7 +318,7 @@ class _StrictBroadcastMode(TorchFunctionMode):
                 tensors.append(v)
         if len(tensors) < 2:
             return
-        if _is_compiling():
+        if is_compiling():
             operands = tensors[:4]  # trace_time_check takes 6 values: label, flag, tensors
             trace_time_check(
                 _explain_at_trace_time,
@@ -343,7 +343,7 @@ class _StrictBroadcastMode(TorchFunctionMode):
             if not isinstance(v, torch.Tensor):
                 return
             values.append(v)
-        if _is_compiling():
+        if is_compiling():
             trace_time_check(_explain_at_trace_time, 2 + len(values), True, key, None, *values)
             return
         error = _loss_error(name, argnames, [v.shape for v in values], sys._getframe)

@@ -38,7 +38,7 @@ def _stamp() -> str:
 
 def _shared_env(session: nox.Session) -> None:
     """Create (once) and update (when the project's requirements change) the shared env."""
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - nox itself may run on an older Python
         session.error("shapesafe needs Python 3.10 or newer to run its checks")
     python = BIN / "python"
     if not python.exists():

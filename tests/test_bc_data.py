@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shapesafe.bc import Batch, Demonstrations, cubic_demonstrations
-from shapesafe.errors import DtypeError, ShapeError
+from shapesafe.errors import DataError, DtypeError, NonFiniteError, ShapeError
 
 # ---------------------------------------------------------------- construction
 
@@ -277,31 +277,29 @@ def test_load_accepts_common_column_names(tmp_path: Path) -> None:
 def test_load_reports_a_missing_column(tmp_path: Path) -> None:
     path = tmp_path / "noact.npz"
     np.savez(path, observations=np.zeros((4, 3)), rewards=np.zeros(4))
-    with pytest.raises(
-        ValueError,
-        match=r"has no actions array \(looked for 'actions' / "
-        r"'acts'; found: observations, rewards\)",
-    ):
+    with pytest.raises(DataError, match=r"has no actions array") as info:
         Demonstrations.load(path)
+    assert info.value.function == "Demonstrations.load" and info.value.argument == "path"
+    assert info.value.got == "observations, rewards"
 
 
 def test_load_reports_bad_files(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"no such file: '.*missing.npz'"):
+    with pytest.raises(DataError, match=r"no such file: '.*missing.npz'"):
         Demonstrations.load(tmp_path / "missing.npz")
     text = tmp_path / "notes.npz"
     text.write_text("not an archive")
-    with pytest.raises(ValueError, match=r"(?s)is not a readable .npz file.*hint: write one with"):
+    with pytest.raises(DataError, match=r"(?s)is not a readable .npz file.*hint: write one with"):
         Demonstrations.load(text)
     single = tmp_path / "one.npy"
     np.save(single, np.zeros(3))
-    with pytest.raises(ValueError, match=r"is not a readable .npz file"):
+    with pytest.raises(DataError, match=r"is not a readable .npz file \(a single .npy array\)"):
         Demonstrations.load(single)
-    with pytest.raises(ValueError, match=r"is a directory, not a .npz file"):
+    with pytest.raises(DataError, match=r"is a directory, not a .npz file"):
         Demonstrations.load(tmp_path)
     truncated = tmp_path / "truncated.npz"
     np.savez(truncated, observations=np.zeros((50, 3)), actions=np.zeros((50, 2)))
     truncated.write_bytes(truncated.read_bytes()[:200])  # warnings as errors: no leaked handle
-    with pytest.raises(ValueError, match=r"is not a readable .npz file"):
+    with pytest.raises(DataError, match=r"is not a readable .npz file"):
         Demonstrations.load(truncated)
 
 
@@ -350,9 +348,15 @@ def test_batch_sizes_must_be_positive_integers(bad: object) -> None:
         demos.steps_per_epoch(bad)  # type: ignore[arg-type]
 
 
-def test_extras_may_hold_nan_but_observations_actions_goals_may_not() -> None:
+def test_non_finite_extras_are_refused_like_observations() -> None:
+    """Issue 11: a NaN in a float extra (rewards) used to be accepted."""
     rewards = np.array([1.0, np.nan, 3.0])
-    demos = Demonstrations(torch.zeros(3, 2), torch.zeros(3, 1), extras={"rewards": rewards})
-    assert torch.isnan(demos.extras["rewards"][1])
-    with pytest.raises(ValueError, match=r"`goals` has 1 row\(s\) with non-finite values"):
+    with pytest.raises(NonFiniteError, match=r"`rewards` has 1 row\(s\)") as info:
+        Demonstrations(torch.zeros(3, 2), torch.zeros(3, 1), extras={"rewards": rewards})
+    assert info.value.function == "Demonstrations" and info.value.argument == "rewards"
+    assert info.value.got == "nan in row 1"
+    # integer extras cannot hold NaN and stay accepted
+    ids = Demonstrations(torch.zeros(3, 2), torch.zeros(3, 1), extras={"flags": [0, 1, 2]})
+    assert ids.extras["flags"].dtype == torch.int64
+    with pytest.raises(NonFiniteError, match=r"`goals` has 1 row\(s\) with non-finite values"):
         Demonstrations(torch.zeros(3, 2), torch.zeros(3, 1), goals=[[0.0], [np.inf], [0.0]])

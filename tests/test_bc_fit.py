@@ -5,25 +5,27 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 import shapesafe
 from shapesafe._checkpoint import load_checkpoint
 from shapesafe.bc import (
-    CUBIC_EXPERT_STD,
+    Batch,
     Demonstrations,
     DeterministicPolicy,
     FitResult,
     GaussianPolicy,
+    LossOutput,
     NonFiniteLossError,
     Policy,
     cubic_demonstrations,
     cubic_expert_mean,
+    cubic_expert_std,
     evaluate,
     fit,
     plot_losses,
 )
-from shapesafe.errors import DtypeError, ShapeError
+from shapesafe.errors import CheckpointError, DtypeError, ShapeError
 
 
 def _policy(seed: int = 0) -> GaussianPolicy:
@@ -44,7 +46,7 @@ def test_learned_std_is_within_5_percent_of_the_true_std() -> None:
     """The lecture-3 experiment: 1000 demonstrations, batch 64, Adam lr 0.01, 200 epochs."""
     demos = cubic_demonstrations(1000, seed=0)
     policy = _policy(0)
-    true_std = torch.tensor(CUBIC_EXPERT_STD)
+    true_std = torch.tensor(cubic_expert_std())
     before = policy.std().detach()
     assert not torch.allclose(before, true_std, rtol=0.05)  # the test can fail
     result = fit(policy, demos, epochs=200, batch_size=64, lr=0.01, seed=0, progress=False)
@@ -55,7 +57,7 @@ def test_learned_std_is_within_5_percent_of_the_true_std() -> None:
     held_out = cubic_demonstrations(1000, seed=1)
     with torch.no_grad():
         err = policy.predict(held_out.observations) - cubic_expert_mean(held_out.observations)
-    assert float(err.pow(2).mean().sqrt()) < 0.5 * min(CUBIC_EXPERT_STD)
+    assert float(err.pow(2).mean().sqrt()) < 0.5 * min(cubic_expert_std())
 
 
 @pytest.mark.values
@@ -67,7 +69,7 @@ def test_deterministic_policy_learns_the_mean() -> None:
     held_out = cubic_demonstrations(500, seed=2)
     with torch.no_grad():
         err = policy(held_out.observations) - cubic_expert_mean(held_out.observations)
-    assert float(err.pow(2).mean().sqrt()) < 0.5 * min(CUBIC_EXPERT_STD)
+    assert float(err.pow(2).mean().sqrt()) < 0.5 * min(cubic_expert_std())
 
 
 @pytest.mark.values
@@ -203,16 +205,16 @@ class _Interrupt(Exception):
 
 def _interrupt_at(policy: Policy, call: int) -> None:
     """Make the policy's loss raise on its `call`-th call (a crash mid-training)."""
-    inner = policy.loss
+    inner = policy.compute_loss
     calls = [0]
 
-    def loss(batch: tuple[Tensor, Tensor]) -> Tensor:
+    def compute_loss(batch: Batch) -> LossOutput:
         calls[0] += torch.is_grad_enabled()  # training steps only, not validation passes
         if calls[0] == call:
             raise _Interrupt
         return inner(batch)
 
-    policy.loss = loss  # type: ignore[method-assign]
+    policy.compute_loss = compute_loss  # type: ignore[method-assign]
 
 
 @pytest.mark.values
@@ -303,7 +305,7 @@ def test_resume_refuses_a_different_run(tmp_path: Path) -> None:
             checkpoint_dir=tmp_path,
             resume=True,
         )
-    with pytest.raises(FileNotFoundError, match=r"no checkpoint to resume from at"):
+    with pytest.raises(CheckpointError, match=r"no checkpoint to resume from at"):
         fit(_policy(), demos, steps=4, progress=False, resume=tmp_path / "nope.pt")
     with pytest.raises(ValueError, match=r"`resume=True` needs `checkpoint_dir`"):
         fit(_policy(), demos, steps=4, progress=False, resume=True)
@@ -322,15 +324,15 @@ def test_checkpoints_are_loadable_weights_only_files(tmp_path: Path) -> None:
 
 
 def _nan_from(policy: Policy, call: int) -> None:
-    inner = policy.loss
+    inner = policy.compute_loss
     calls = [0]
 
-    def loss(batch: tuple[Tensor, Tensor]) -> Tensor:
+    def compute_loss(batch: Batch) -> LossOutput:
         calls[0] += 1
         out = inner(batch)
-        return out * float("nan") if calls[0] >= call else out
+        return LossOutput(out.loss * float("nan")) if calls[0] >= call else out
 
-    policy.loss = loss  # type: ignore[method-assign]
+    policy.compute_loss = compute_loss  # type: ignore[method-assign]
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
@@ -359,12 +361,9 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path: Path
 
 
 @pytest.mark.parametrize("nan_at", [57, 60])
-def test_non_finite_loss_found_at_log_points_as_on_accelerators(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nan_at: int
-) -> None:
-    """Without a per-step read of the loss, a NaN is found when the next step fails on NaN
-    parameters (57) or at the next log point (60); the report names the first bad step."""
-    monkeypatch.setattr("shapesafe.bc._fit._CHECK_EACH_STEP_ON_CPU", False)
+def test_non_finite_loss_with_checks_off_stops_after_the_step(tmp_path: Path, nan_at: int) -> None:
+    """With checks off, train_step does not refuse the loss before backward; fit still
+    reads the loss of every step and stops right after the bad one, naming it."""
     policy = DeterministicPolicy(2, 2) if nan_at == 60 else _policy()
     _nan_from(policy, nan_at)
     with pytest.raises(
@@ -380,6 +379,7 @@ def test_non_finite_loss_found_at_log_points_as_on_accelerators(
             checkpoint_every=25,
             log_every=10,
             progress=False,
+            checks=False,
         )
     assert info.value.step == nan_at
     meta = load_checkpoint(tmp_path / "last.pt", type(policy)(2, 2, hidden=policy.config["hidden"]))
@@ -412,7 +412,7 @@ def test_data_that_does_not_fit_the_policy() -> None:
     with pytest.raises(
         ShapeError,
         match=r"fit\(\): argument `demos`: observations have shape "
-        r"\(N, 2\) but GaussianPolicy expects \(N, obs=3\)\n  hint: build the "
+        r"\(N, 2\) but GaussianPolicy expects \(N, 3\)\n  hint: build the "
         r"policy with obs_dim=2",
     ):
         fit(policy, cubic_demonstrations(10), steps=1)
@@ -423,7 +423,7 @@ def test_data_that_does_not_fit_the_policy() -> None:
     with pytest.raises(
         ShapeError,
         match=r"actions have shape \(N, 4\) but GaussianPolicy "
-        r"predicts \(N, act=2\)\n  hint: build the policy with act_dim=4",
+        r"predicts \(N, 2\)\n  hint: build the policy with act_dim=4",
     ):
         fit(policy, wide, steps=1)
     discrete = Demonstrations(torch.zeros(10, 3), torch.zeros(10, dtype=torch.int64))
@@ -440,7 +440,7 @@ def test_evaluate_and_val_demos_errors_name_their_function_and_argument() -> Non
     with pytest.raises(
         ShapeError,
         match=r"^evaluate\(\): argument `demos`: observations have shape \(N, 2\) but "
-        r"GaussianPolicy expects \(N, obs=3\)",
+        r"GaussianPolicy expects \(N, 3\)",
     ):
         evaluate(policy, cubic_demonstrations(10))
     labels = Demonstrations(torch.zeros(10, 3), torch.zeros(10, dtype=torch.int64))

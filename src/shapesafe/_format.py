@@ -198,3 +198,18 @@ def add_context(function: str, argument: str | None = None) -> Iterator[None]:
         head = where(function, None if err.argument else argument)
         new = type(err)(f"{head}: {err.message}", **fields)
         raise new.with_traceback(err.__traceback__) from None
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain-text table, first column left-aligned, the others right-aligned, with a
+    rule under the header (for command-line reports)."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = []
+    for j, r in enumerate([header, *rows]):
+        cells = [
+            str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(r)
+        ]
+        lines.append("  " + "  ".join(cells).rstrip())
+        if j == 0:
+            lines.append("  " + "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

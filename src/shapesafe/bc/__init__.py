@@ -1,4 +1,4 @@
-"""Typed behaviour cloning: demonstrations, policies, a fast fit loop.
+"""Typed behaviour cloning: demonstrations, a typed batch, open policies, a fast fit loop.
 
 >>> from shapesafe.bc import GaussianPolicy, cubic_demonstrations, fit
 >>> demos = cubic_demonstrations(1000, seed=0)
@@ -6,38 +6,50 @@
 >>> result = fit(policy, demos, epochs=1, lr=0.01, progress=False)
 """
 
-from shapesafe.bc._data import Batch as Batch
+from shapesafe.bc._batch import Batch as Batch
 from shapesafe.bc._data import Demonstrations as Demonstrations
+from shapesafe.bc._evaluate import evaluate as evaluate
+from shapesafe.bc._evaluate import plot_losses as plot_losses
 from shapesafe.bc._fit import FitResult as FitResult
 from shapesafe.bc._fit import NonFiniteLossError as NonFiniteLossError
-from shapesafe.bc._fit import evaluate as evaluate
 from shapesafe.bc._fit import fit as fit
-from shapesafe.bc._fit import plot_losses as plot_losses
-from shapesafe.bc._policies import ACTIVATIONS as ACTIVATIONS
-from shapesafe.bc._policies import DeterministicPolicy as DeterministicPolicy
-from shapesafe.bc._policies import GaussianPolicy as GaussianPolicy
-from shapesafe.bc._policies import Policy as Policy
-from shapesafe.bc._policies import build_policy as build_policy
-from shapesafe.bc._policies import mlp as mlp
-from shapesafe.bc._toy import CUBIC_EXPERT_STD as CUBIC_EXPERT_STD
+from shapesafe.bc._sampler import EpochSampler as EpochSampler
 from shapesafe.bc._toy import cubic_demonstrations as cubic_demonstrations
 from shapesafe.bc._toy import cubic_expert_mean as cubic_expert_mean
+from shapesafe.bc._toy import cubic_expert_std as cubic_expert_std
+from shapesafe.bc.policies import ACTIVATIONS as ACTIVATIONS
+from shapesafe.bc.policies import ActSpec as ActSpec
+from shapesafe.bc.policies import DeterministicPolicy as DeterministicPolicy
+from shapesafe.bc.policies import GaussianPolicy as GaussianPolicy
+from shapesafe.bc.policies import LossOutput as LossOutput
+from shapesafe.bc.policies import ObsSpec as ObsSpec
+from shapesafe.bc.policies import Policy as Policy
+from shapesafe.bc.policies import build_policy as build_policy
+from shapesafe.bc.policies import load_policy as load_policy
+from shapesafe.bc.policies import mlp as mlp
+from shapesafe.bc.policies import policy_kinds as policy_kinds
 
 __all__ = [
     "ACTIVATIONS",
-    "CUBIC_EXPERT_STD",
+    "ActSpec",
     "Batch",
     "Demonstrations",
     "DeterministicPolicy",
+    "EpochSampler",
     "FitResult",
     "GaussianPolicy",
+    "LossOutput",
     "NonFiniteLossError",
+    "ObsSpec",
     "Policy",
     "build_policy",
     "cubic_demonstrations",
     "cubic_expert_mean",
+    "cubic_expert_std",
     "evaluate",
     "fit",
+    "load_policy",
     "mlp",
     "plot_losses",
+    "policy_kinds",
 ]

@@ -1,107 +1,35 @@
-"""Demonstration data: validated once, then sampled by index on whole tensors."""
+"""Demonstration data: validated once, then sampled by index on whole tensors.
+
+Validation happens here, once, so that the training loop can index the tensors without
+looking at them again: same N everywhere, numbers only, finite floats (observations,
+actions, goals and float extras alike). Minibatches are :class:`Batch` objects that carry
+the goals and extras through to the policy's loss.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
-import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
-from jaxtyping import Shaped
 from torch import Tensor
 
-from shapesafe.errors import DtypeError, ShapeError
+from shapesafe._format import add_context, error
+from shapesafe.bc._batch import ACT_KEYS, OBS_KEYS, Batch
+from shapesafe.bc._npz import read_npz, write_npz
+from shapesafe.bc._validate import as_tensor, check_batch_size, check_finite, check_rows
+from shapesafe.errors import DataError, DtypeError, ShapeError, UsageError
 
 __all__ = ["Batch", "Demonstrations"]
 
-# Names accepted for the two required columns of a ``.npz`` file, first one preferred.
-_OBS_KEYS = ("observations", "obs", "states")
-_ACT_KEYS = ("actions", "acts")
 _RESERVED = frozenset(
-    (*_OBS_KEYS, *_ACT_KEYS, "episode_ids", "episode_starts", "goals", "infos", "rews")
+    (*OBS_KEYS, *ACT_KEYS, "episode_ids", "episode_starts", "goals", "infos", "rews")
 )
-
-
-class Batch(NamedTuple):
-    """A minibatch: ``observations`` (batch, obs…) and ``actions`` (batch, act…).
-
-    A plain named tuple, so ``obs, act = batch`` works.
-    """
-
-    observations: Shaped[Tensor, "batch *obs"]
-    actions: Shaped[Tensor, "batch *act"]
-
-
-def _as_tensor(value: Any, name: str, *, dtype: torch.dtype | None) -> Tensor:
-    """Convert ``value`` (tensor, numpy array, or nested list) to a tensor; floats go to
-    ``dtype``, integers and bools keep an integer dtype."""
-    if isinstance(value, Tensor):
-        t = value.detach()
-    else:
-        try:
-            arr = np.asarray(value)
-        except Exception:  # ragged lists and the like
-            raise DtypeError(
-                f"Demonstrations(): `{name}` cannot be read as an array "
-                f"(got {type(value).__name__})",
-                function="Demonstrations",
-                argument=name,
-            ) from None
-        if arr.dtype.kind not in "biuf":
-            raise DtypeError(
-                f"Demonstrations(): `{name}` must hold numbers, got numpy dtype {arr.dtype}",
-                function="Demonstrations",
-                argument=name,
-                expected="a numeric array",
-                got=str(arr.dtype),
-            )
-        t = torch.from_numpy(np.ascontiguousarray(arr))
-    if t.is_complex():
-        raise DtypeError(
-            f"Demonstrations(): `{name}` must be real, got {t.dtype}",
-            function="Demonstrations",
-            argument=name,
-            expected="a real dtype",
-            got=str(t.dtype),
-        )
-    if t.is_floating_point():
-        return t.to(dtype) if dtype is not None else t
-    if t.dtype == torch.bool:
-        return t.to(torch.int64)
-    return t.to(torch.int64)
-
-
-def _check_finite(t: Tensor, name: str) -> None:
-    if not t.is_floating_point():
-        return
-    finite = torch.isfinite(t)
-    if bool(finite.all()):
-        return
-    bad = (~finite).reshape(len(t), -1).any(dim=1).nonzero().flatten()
-    row = int(bad[0])
-    value = t[row].flatten()[~finite[row].flatten()][0].item()
-    raise ValueError(
-        f"Demonstrations(): `{name}` has {len(bad)} row(s) with non-finite values "
-        f"(first: row {row} holds {value})\n"
-        f"  hint: drop or repair those rows before building the demonstrations, "
-        f"e.g. keep = torch.isfinite({name}).flatten(1).all(1)"
-    )
-
-
-def _check_batch_size(batch_size: Any, method: str) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-        raise ValueError(
-            f"Demonstrations.{method}(): `batch_size` must be a positive integer, got "
-            f"{batch_size!r}"
-        )
-    if batch_size < 1:
-        raise ValueError(
-            f"Demonstrations.{method}(): `batch_size` must be a positive integer, got {batch_size}"
-        )
 
 
 class Demonstrations:
@@ -109,9 +37,9 @@ class Demonstrations:
     episode ids, goals and extra per-step fields.
 
     Everything is validated once, here: all fields have the same length N along axis 0
-    and hold numbers, and the observations, actions and goals are finite (extra fields
-    may hold NaN, e.g. padding in an ``infos`` column). Floating fields are stored as
-    ``dtype`` (float32 by default); integer fields (e.g. discrete actions) as int64.
+    and hold numbers, and every floating field (observations, actions, goals and extras)
+    is finite -- a NaN in a reward column poisons a loss just as surely. Floating fields
+    are stored as ``dtype`` (float32 by default); integer fields (e.g. discrete actions) as int64.
 
     Args:
         observations: (N, obs…) tensor or array.
@@ -120,9 +48,10 @@ class Demonstrations:
             (row 0 must start one). Converted to ``episode_ids``.
         episode_ids: optional (N,) integers naming each row's episode (alternative to
             ``episode_starts``).
-        goals: optional (N, goal…) goals for goal-conditioned data (stored, split and
-            saved; the policies of this release do not read them yet).
-        extras: optional mapping of further (N, …) fields (rewards, infos, …).
+        goals: optional (N, goal…) goals for goal-conditioned data; they reach the
+            policy as ``batch.goals``.
+        extras: optional mapping of further (N, …) fields (rewards, infos, …); they
+            reach the policy as ``batch.extras``.
         dtype: floating dtype to store floating fields in.
 
     Examples:
@@ -150,14 +79,16 @@ class Demonstrations:
         extras: Mapping[str, Any] | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        if not dtype.is_floating_point:
-            raise DtypeError(
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise UsageError(
                 f"Demonstrations(): `dtype` must be a floating dtype, got {dtype}",
                 function="Demonstrations",
                 argument="dtype",
+                expected="a floating torch.dtype",
+                got=str(dtype),
             )
-        obs = _as_tensor(observations, "observations", dtype=dtype)
-        act = _as_tensor(actions, "actions", dtype=dtype)
+        obs = as_tensor(observations, "observations", dtype=dtype)
+        act = as_tensor(actions, "actions", dtype=dtype)
         if obs.ndim == 0:
             raise ShapeError(
                 "Demonstrations(): `observations` must have a leading axis N (one row per "
@@ -181,16 +112,20 @@ class Demonstrations:
             # A 1-D float action column is one continuous action per step; keep it (N, 1)
             # so every policy sees (batch, act).
             act = act.unsqueeze(1)
-        self._check_rows(act, "actions", n)
+        check_rows(act, "actions", n)
         self.observations = obs
         self.actions = act
 
         if episode_starts is not None and episode_ids is not None:
-            raise ValueError("Demonstrations(): pass `episode_starts` or `episode_ids`, not both")
+            raise UsageError(
+                "Demonstrations(): pass `episode_starts` or `episode_ids`, not both",
+                function="Demonstrations",
+                argument="episode_ids",
+            )
         ids: Tensor | None = None
         if episode_starts is not None:
-            starts = _as_tensor(episode_starts, "episode_starts", dtype=None)
-            self._check_rows(starts, "episode_starts", n, exact_ndim=1)
+            starts = as_tensor(episode_starts, "episode_starts", dtype=None)
+            check_rows(starts, "episode_starts", n, exact_ndim=1)
             if starts.is_floating_point() or not bool(((starts == 0) | (starts == 1)).all()):
                 raise DtypeError(
                     "Demonstrations(): `episode_starts` must hold booleans (True on the "
@@ -199,14 +134,18 @@ class Demonstrations:
                     argument="episode_starts",
                 )
             if not bool(starts[0]):
-                raise ValueError(
+                raise DataError(
                     "Demonstrations(): `episode_starts[0]` is False, but row 0 must start "
-                    "an episode\n  hint: set episode_starts[0] = True"
+                    "an episode\n  hint: set episode_starts[0] = True",
+                    function="Demonstrations",
+                    argument="episode_starts",
+                    axis=0,
+                    hint="set episode_starts[0] = True",
                 )
             ids = torch.cumsum(starts.to(torch.int64), 0) - 1
         elif episode_ids is not None:
-            ids = _as_tensor(episode_ids, "episode_ids", dtype=None)
-            self._check_rows(ids, "episode_ids", n, exact_ndim=1)
+            ids = as_tensor(episode_ids, "episode_ids", dtype=None)
+            check_rows(ids, "episode_ids", n, exact_ndim=1)
             if ids.is_floating_point():
                 if not bool((ids == ids.round()).all()):
                     raise DtypeError(
@@ -220,54 +159,44 @@ class Demonstrations:
 
         self.goals = None
         if goals is not None:
-            g = _as_tensor(goals, "goals", dtype=dtype)
-            self._check_rows(g, "goals", n)
+            g = as_tensor(goals, "goals", dtype=dtype)
+            check_rows(g, "goals", n)
             self.goals = g
 
         self.extras = {}
+        if extras is not None and not isinstance(extras, Mapping):
+            raise UsageError(
+                f"Demonstrations(): `extras` must be a mapping of name -> (N, ...) array, "
+                f"got {type(extras).__name__}",
+                function="Demonstrations",
+                argument="extras",
+            )
         for key, value in (extras or {}).items():
             if not isinstance(key, str) or not key.isidentifier():
-                raise ValueError(
-                    f"Demonstrations(): extra field names must be identifiers, got {key!r}"
+                raise UsageError(
+                    f"Demonstrations(): extra field names must be identifiers, got {key!r}",
+                    function="Demonstrations",
+                    argument="extras",
+                    got=repr(key),
                 )
             if key in _RESERVED:
-                raise ValueError(
+                raise UsageError(
                     f"Demonstrations(): extra field {key!r} clashes with a built-in column; "
-                    "pass it through its own argument"
+                    "pass it through its own argument",
+                    function="Demonstrations",
+                    argument="extras",
+                    got=repr(key),
                 )
-            t = _as_tensor(value, key, dtype=dtype)
-            self._check_rows(t, key, n)
+            t = as_tensor(value, key, dtype=dtype)
+            check_rows(t, key, n)
             self.extras[key] = t
 
-        _check_finite(self.observations, "observations")
-        _check_finite(self.actions, "actions")
+        check_finite(self.observations, "observations")
+        check_finite(self.actions, "actions")
         if self.goals is not None:
-            _check_finite(self.goals, "goals")
-
-    @staticmethod
-    def _check_rows(t: Tensor, name: str, n: int, exact_ndim: int | None = None) -> None:
-        if t.ndim == 0 or t.shape[0] != n:
-            got = tuple(t.shape)
-            raise ShapeError(
-                f"Demonstrations(): `{name}` axis 0 (N): expected {n} rows to match "
-                f"`observations` ({n},...), got shape {got}\n"
-                f"  hint: every field needs one row per step; check that `{name}` and "
-                "`observations` come from the same rollouts",
-                function="Demonstrations",
-                argument=name,
-                axis=0,
-                expected=f"N={n}",
-                got=str(got),
-                bindings={"N": n},
-            )
-        if exact_ndim is not None and t.ndim != exact_ndim:
-            raise ShapeError(
-                f"Demonstrations(): `{name}`: expected shape ({n},), got {tuple(t.shape)}",
-                function="Demonstrations",
-                argument=name,
-                expected=f"({n},)",
-                got=str(tuple(t.shape)),
-            )
+            check_finite(self.goals, "goals")
+        for key, value in self.extras.items():
+            check_finite(value, key)
 
     # ---------------------------------------------------------------- construction
 
@@ -298,32 +227,28 @@ class Demonstrations:
         (or ``acts``) array; ``episode_ids`` or ``episode_starts`` and ``goals`` are read
         when present, and every other array becomes an extra field.
 
+        Every array's header is checked before its data is read, so a crafted file
+        cannot make numpy allocate what the archive does not hold.
+
         Raises:
-            FileNotFoundError: no such file.
-            ValueError: not a readable ``.npz`` file, or a required array is missing.
+            DataError: no such file, not a readable ``.npz`` file, or a required array
+                is missing.
             ShapeError: the arrays disagree on N.
         """
+        if not isinstance(path, (str, os.PathLike)):
+            raise UsageError(
+                f"Demonstrations.load(): `path` must be a file path, got {type(path).__name__}",
+                function="Demonstrations.load",
+                argument="path",
+            )
         p = Path(path)
-        if not p.exists():
-            raise FileNotFoundError(f"Demonstrations.load(): no such file: {str(p)!r}")
-        if p.is_dir():
-            raise ValueError(f"Demonstrations.load(): {str(p)!r} is a directory, not a .npz file")
-        try:
-            # Open the file here so it is closed even when numpy fails half-way (a
-            # truncated archive would otherwise leak the handle numpy opened).
-            with open(p, "rb") as f:
-                loaded = np.load(f, allow_pickle=False)
-                if not isinstance(loaded, np.lib.npyio.NpzFile):
-                    raise ValueError("it holds a single array, not named arrays")
-                with loaded as npz:
-                    arrays = {k: npz[k] for k in npz.files}
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-            raise ValueError(
-                f"Demonstrations.load(): {str(p)!r} is not a readable .npz file ({exc})\n"
-                "  hint: write one with Demonstrations.save() or "
-                "numpy.savez(path, observations=..., actions=...)"
-            ) from None
+        with add_context("Demonstrations.load", "path"):
+            return cls._from_arrays(p, read_npz(p), dtype)
 
+    @classmethod
+    def _from_arrays(
+        cls, p: Path, arrays: dict[str, np.ndarray[Any, Any]], dtype: torch.dtype
+    ) -> Demonstrations:
         names = sorted(arrays)
 
         def pick(keys: tuple[str, ...], what: str) -> np.ndarray[Any, Any]:
@@ -332,14 +257,18 @@ class Demonstrations:
                     found_array: np.ndarray[Any, Any] = arrays.pop(k)
                     return found_array
             found = ", ".join(names) or "no arrays"
-            raise ValueError(
-                f"Demonstrations.load(): {str(p)!r} has no {what} array "
-                f"(looked for {' / '.join(repr(k) for k in keys)}; found: {found})"
+            raise error(
+                DataError,
+                f"{str(p)!r} has no {what} array "
+                f"(looked for {' / '.join(repr(k) for k in keys)}; found: {found})",
+                argument="path",
+                expected=" / ".join(repr(k) for k in keys),
+                got=found,
             )
 
-        obs = pick(_OBS_KEYS, "observations")
-        act = pick(_ACT_KEYS, "actions")
-        for k in _OBS_KEYS + _ACT_KEYS:
+        obs = pick(OBS_KEYS, "observations")
+        act = pick(ACT_KEYS, "actions")
+        for k in OBS_KEYS + ACT_KEYS:
             arrays.pop(k, None)
         starts = arrays.pop("episode_starts", None)
         ids = arrays.pop("episode_ids", None)
@@ -358,24 +287,12 @@ class Demonstrations:
         """Write the demonstrations to a ``.npz`` file (``numpy.savez_compressed``) that
         :meth:`load` reads back; returns the path written (``.npz`` is appended by numpy
         when missing)."""
-        p = Path(path)
-        if p.suffix != ".npz":
-            p = p.with_name(p.name + ".npz")
-        arrays: dict[str, np.ndarray[Any, Any]] = {
-            "observations": self.observations.cpu().numpy(),
-            "actions": self.actions.cpu().numpy(),
-        }
+        arrays = {"observations": self.observations, "actions": self.actions}
         if self.episode_ids is not None:
-            arrays["episode_ids"] = self.episode_ids.cpu().numpy()
+            arrays["episode_ids"] = self.episode_ids
         if self.goals is not None:
-            arrays["goals"] = self.goals.cpu().numpy()
-        for k, v in self.extras.items():
-            arrays[k] = v.cpu().numpy()
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".tmp.npz")
-        np.savez_compressed(tmp, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, p)
-        return p
+            arrays["goals"] = self.goals
+        return write_npz(path, {**arrays, **self.extras})
 
     # ---------------------------------------------------------------- properties
 
@@ -458,20 +375,29 @@ class Demonstrations:
             >>> len(train), len(val)
             (80, 20)
         """
-        if not isinstance(val_fraction, (int, float)) or not 0.0 < val_fraction < 1.0:
-            raise ValueError(
-                f"Demonstrations.split(): `val_fraction` must be between 0 and 1 "
-                f"(exclusive), got {val_fraction!r}"
+        fn = "Demonstrations.split"
+        if (
+            isinstance(val_fraction, bool)
+            or not isinstance(val_fraction, (int, float))
+            or not 0.0 < val_fraction < 1.0
+        ):
+            raise UsageError(
+                f"{fn}(): `val_fraction` must be between 0 and 1 (exclusive), got {val_fraction!r}",
+                function=fn,
+                argument="val_fraction",
+                expected="0 < val_fraction < 1",
+                got=repr(val_fraction),
             )
         g = torch.Generator().manual_seed(int(seed))
         if self.episode_ids is not None:
             episodes = torch.unique(self.episode_ids)
             n_eps = int(episodes.numel())
             if n_eps < 2:
-                raise ValueError(
-                    "Demonstrations.split(): cannot split by episode: the data holds a "
-                    "single episode\n  hint: split by rows with "
-                    "demos.without_episodes().split(...)"
+                raise DataError(
+                    f"{fn}(): cannot split by episode: the data holds a single episode\n"
+                    "  hint: split by rows with demos.without_episodes().split(...)",
+                    function=fn,
+                    hint="split by rows with demos.without_episodes().split(...)",
                 )
             n_val = min(max(1, round(val_fraction * n_eps)), n_eps - 1)
             chosen = episodes[torch.randperm(n_eps, generator=g)[:n_val]]
@@ -479,7 +405,7 @@ class Demonstrations:
             return self[~val_mask], self[val_mask]
         n = len(self)
         if n < 2:
-            raise ValueError("Demonstrations.split(): need at least 2 rows to split")
+            raise DataError(f"{fn}(): need at least 2 rows to split", function=fn)
         n_val = min(max(1, round(val_fraction * n)), n - 1)
         perm = torch.randperm(n, generator=g)
         return self[perm[n_val:].sort().values], self[perm[:n_val].sort().values]
@@ -505,11 +431,40 @@ class Demonstrations:
     def sample(self, batch_size: int, *, generator: torch.Generator | None = None) -> Batch:
         """One minibatch drawn uniformly with replacement (index sampling, no Python loop
         over rows)."""
-        _check_batch_size(batch_size, "sample")
+        check_batch_size(batch_size, "sample")
         idx = torch.randint(
             len(self), (batch_size,), generator=generator, device=self.observations.device
         )
-        return Batch(self.observations[idx], self.actions[idx])
+        return self.batch_at(idx)
+
+    def batch_at(self, idx: Tensor) -> Batch:
+        """The :class:`Batch` of rows ``idx`` (a 1-d index tensor), goals and extras
+        included."""
+        return Batch(
+            self.observations[idx],
+            self.actions[idx],
+            None if self.goals is None else self.goals[idx],
+            None,
+            {k: v[idx] for k, v in self.extras.items()},
+        )
+
+    def fingerprint(self) -> str:
+        """A cheap content hash: shapes and dtypes of every field plus the bytes of up to
+        64 rows spread evenly over the data. Two data sets of the same size with
+        different contents almost surely differ in it; it costs the same for 1000 rows
+        and for 10 million (it is what ``fit`` checks before resuming)."""
+        h = hashlib.sha256()
+        n = len(self)
+        rows = torch.tensor(sorted({round(i * (n - 1) / 63) for i in range(64)}))
+        fields = [("observations", self.observations), ("actions", self.actions)]
+        if self.goals is not None:
+            fields.append(("goals", self.goals))
+        fields.extend(sorted(self.extras.items()))
+        for name, t in fields:
+            h.update(f"{name}{tuple(t.shape)}{t.dtype};".encode())
+            sample = t[rows.to(t.device)].detach().cpu().contiguous()
+            h.update(sample.view(torch.uint8).numpy().tobytes() if sample.numel() else b"")
+        return h.hexdigest()[:16]
 
     def batches(
         self, batch_size: int, *, generator: torch.Generator | None = None, shuffle: bool = True
@@ -524,17 +479,16 @@ class Demonstrations:
             >>> [len(b.observations) for b in demos.batches(4)]
             [4, 4, 2]
         """
-        _check_batch_size(batch_size, "batches")
+        check_batch_size(batch_size, "batches")
         n = len(self)
         if shuffle:
             order = torch.randperm(n, generator=generator, device=self.observations.device)
         else:
             order = torch.arange(n, device=self.observations.device)
         for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            yield Batch(self.observations[idx], self.actions[idx])
+            yield self.batch_at(order[start : start + batch_size])
 
     def steps_per_epoch(self, batch_size: int) -> int:
         """Number of minibatches :meth:`batches` yields for ``batch_size``."""
-        _check_batch_size(batch_size, "steps_per_epoch")
+        check_batch_size(batch_size, "steps_per_epoch")
         return math.ceil(len(self) / batch_size)

@@ -1,4 +1,6 @@
-"""The CS 285 lecture-3 toy expert: cubic means, diagonal Gaussian noise."""
+"""A toy expert for trying behaviour cloning: cubic mean actions, diagonal Gaussian
+noise. Small enough to train in seconds, with a known answer: a Gaussian policy should
+learn the expert's standard deviations (:func:`cubic_expert_std`)."""
 
 from __future__ import annotations
 
@@ -8,21 +10,35 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from shapesafe import check
 from shapesafe.bc._data import Demonstrations
+from shapesafe.errors import UsageError
 
-__all__ = ["CUBIC_EXPERT_STD", "cubic_demonstrations", "cubic_expert_mean"]
+__all__ = ["cubic_demonstrations", "cubic_expert_mean", "cubic_expert_std"]
 
 #: The expert's true action standard deviation, sqrt of diag(0.1, 0.05).
 CUBIC_EXPERT_STD: tuple[float, float] = (math.sqrt(0.1), math.sqrt(0.05))
 
 
+def cubic_expert_std() -> tuple[float, float]:
+    """The expert's true action standard deviations, ``(sqrt(0.1), sqrt(0.05))``.
+
+    Examples:
+        >>> from shapesafe.bc import cubic_expert_std
+        >>> [round(s, 3) for s in cubic_expert_std()]
+        [0.316, 0.224]
+    """
+    return CUBIC_EXPERT_STD
+
+
+@check
 def cubic_expert_mean(states: Float[Tensor, "batch 2"]) -> Float[Tensor, "batch 2"]:
     """The expert's mean action ``s**3 + 4.5 * s`` (elementwise)."""
     return states**3 + 4.5 * states
 
 
 def cubic_demonstrations(n: int = 1000, *, seed: int = 0) -> Demonstrations:
-    """The lecture's data set: ``states = rand(n, 2) - 0.5`` and expert actions drawn from
+    """The toy data set: ``states = rand(n, 2) - 0.5`` and expert actions drawn from
     ``N(states**3 + 4.5 * states, diag(0.1, 0.05))``, reproducibly for ``seed``.
 
     Examples:
@@ -31,7 +47,19 @@ def cubic_demonstrations(n: int = 1000, *, seed: int = 0) -> Demonstrations:
         Demonstrations(N=1000, obs=(2,), act=(2,), dtype=torch.float32)
     """
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"cubic_demonstrations(): `n` must be a positive integer, got {n!r}")
+        raise UsageError(
+            f"cubic_demonstrations(): `n` must be a positive integer, got {n!r}",
+            function="cubic_demonstrations",
+            argument="n",
+            got=repr(n),
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UsageError(
+            f"cubic_demonstrations(): `seed` must be an integer, got {seed!r}",
+            function="cubic_demonstrations",
+            argument="seed",
+            got=repr(seed),
+        )
     g = torch.Generator().manual_seed(int(seed))
     states = torch.rand(n, 2, generator=g) - 0.5
     noise = torch.randn(n, 2, generator=g) * torch.tensor(CUBIC_EXPERT_STD)

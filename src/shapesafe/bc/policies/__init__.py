@@ -1,0 +1,29 @@
+"""Policies: the interface (``base``), the registry, and one module per family."""
+
+from shapesafe.bc.policies.base import ActSpec as ActSpec
+from shapesafe.bc.policies.base import LossOutput as LossOutput
+from shapesafe.bc.policies.base import ObsSpec as ObsSpec
+from shapesafe.bc.policies.base import Policy as Policy
+from shapesafe.bc.policies.deterministic import DeterministicPolicy as DeterministicPolicy
+from shapesafe.bc.policies.gaussian import GaussianPolicy as GaussianPolicy
+from shapesafe.bc.policies.mlp import ACTIVATIONS as ACTIVATIONS
+from shapesafe.bc.policies.mlp import FlatPolicy as FlatPolicy
+from shapesafe.bc.policies.mlp import mlp as mlp
+from shapesafe.bc.policies.registry import build_policy as build_policy
+from shapesafe.bc.policies.registry import load_policy as load_policy
+from shapesafe.bc.policies.registry import policy_kinds as policy_kinds
+
+__all__ = [
+    "ACTIVATIONS",
+    "ActSpec",
+    "DeterministicPolicy",
+    "FlatPolicy",
+    "GaussianPolicy",
+    "LossOutput",
+    "ObsSpec",
+    "Policy",
+    "build_policy",
+    "load_policy",
+    "mlp",
+    "policy_kinds",
+]

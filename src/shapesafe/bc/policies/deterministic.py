@@ -1,0 +1,61 @@
+"""A deterministic policy ``a = f_θ(s)`` trained with mean squared error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch.nn.functional as F
+from jaxtyping import Float
+from torch import Tensor
+
+from shapesafe import check
+from shapesafe._config import STATE
+from shapesafe.bc._batch import Batch
+from shapesafe.bc.policies.base import LossOutput
+from shapesafe.bc.policies.mlp import FlatPolicy, mlp
+
+__all__ = ["DeterministicPolicy"]
+
+
+class DeterministicPolicy(FlatPolicy, kind="deterministic"):
+    """A deterministic MLP policy ``a = f_θ(s)`` trained with mean squared error.
+
+    Examples:
+        >>> import torch
+        >>> from shapesafe.bc import DeterministicPolicy
+        >>> DeterministicPolicy(obs_dim=3, act_dim=2)(torch.zeros(5, 3)).shape
+        torch.Size([5, 2])
+    """
+
+    loss_name = "MSE"
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        *,
+        hidden: Sequence[int] = (64, 64),
+        activation: str = "relu",
+    ) -> None:
+        super().__init__(obs_dim, act_dim, hidden, activation)
+        self.net = mlp(self.obs_dim, self.act_dim, self._hidden, activation)
+
+    @check
+    def forward(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
+        """The actions."""
+        if STATE.enabled and obs.shape[1] != self.obs_dim:
+            raise self._obs_size_error(obs) from None
+        return self._run_net(obs, "forward", "obs")
+
+    def predict(
+        self, obs: Float[Tensor, "batch obs"], goals: Tensor | None = None
+    ) -> Float[Tensor, "batch act"]:
+        """The actions (same as calling the policy)."""
+        if STATE.enabled:
+            self.check_obs(obs, "predict")
+        out: Tensor = self(obs)
+        return out
+
+    def compute_loss(self, batch: Batch) -> LossOutput:
+        """Mean squared error between predicted and demonstrated actions."""
+        return LossOutput(F.mse_loss(self(batch.observations), batch.actions))

@@ -1,6 +1,6 @@
 """How fast is ``shapesafe.bc.fit`` per step? Ratios measured in one run.
 
-The lecture-3 setting: 1000 demonstrations of 2-d states and 2-d actions, a Gaussian
+The toy-expert setting: 1000 demonstrations of 2-d states and 2-d actions, a Gaussian
 policy with a (32, 32) MLP mean and a learned log-std, batch 64, Adam, 1 thread.
 
 Targets (issue 7), per optimizer step:
@@ -60,7 +60,7 @@ def _policy() -> GaussianPolicy:
 def hand_loop(
     policy: GaussianPolicy, obs: torch.Tensor, act: torch.Tensor, validate: bool | None = None
 ) -> Callable[[], None]:
-    """The lecture's loop, written by hand with index sampling instead of a DataLoader:
+    """The usual loop, written by hand with index sampling instead of a DataLoader:
     a permutation per epoch, cut into batches, plain torch.distributions (with torch's
     default argument validation, or ``validate_args=validate``)."""
     opt = torch.optim.Adam(policy.parameters(), lr=LR)
@@ -89,7 +89,7 @@ def hand_loop(
 def dataloader_loop(
     policy: GaussianPolicy, obs: torch.Tensor, act: torch.Tensor
 ) -> Callable[[], None]:
-    """The seed's loop as written: DataLoader(TensorDataset(...), shuffle=True)."""
+    """The common loop: DataLoader(TensorDataset(...), shuffle=True)."""
     opt = torch.optim.Adam(policy.parameters(), lr=LR)
     loader = DataLoader(TensorDataset(obs, act), batch_size=BATCH, shuffle=True)
 

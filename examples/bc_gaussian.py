@@ -1,6 +1,6 @@
 """Behaviour cloning with a Gaussian policy, in one file you can read top to bottom.
 
-The CS 285 lecture-3 experiment: an expert acts with a ~ N(s**3 + 4.5 s, diag(0.1, 0.05))
+A toy expert acts with a ~ N(s**3 + 4.5 s, diag(0.1, 0.05))
 on 2-d states; we fit pi(a|s) = N(f(s), diag(sigma^2)) by maximum likelihood and check
 that the learned sigma matches the expert's. Every tensor's shape is written down and
 checked (shapesafe.check, DiagNormal); batches are drawn by indexing, not a DataLoader.

@@ -1,0 +1,350 @@
+"""The one base class of the checked distributions.
+
+A family module states *what* its distribution takes -- a table of :class:`Param` rows
+(``_table``), the event rank, how to build the torch object (``_build``) -- and this
+class does the rest the same way for all of them: the parameter checks of the table,
+``log_prob`` / ``cdf`` / ``icdf`` taking exactly ``sample_shape + batch_shape +
+event_shape``, checked ``sample`` / ``rsample`` results, ``describe()``, ``repr`` and the
+``DiagNormal["batch", "act"]`` annotation.
+
+Three modes, chosen per call:
+
+* checks off (:func:`shapesafe.enabled`): the torch code path itself behind one flag
+  read, with torch's own validation as the user asked for it;
+* eager, checks on: the table is checked, torch is built with ``validate_args=False``
+  and *our* value checks run instead (once; torch's composite classes would otherwise
+  validate twice, in the outer and the inner distribution), with messages that name the
+  first bad entry;
+* under torch.compile: message formatting and our exception constructors cannot be
+  traced (dynamo fails with "Attempted to call a super() attribute"), and value checks
+  need data. So every shape check runs twice in a sense: once **at trace time** on meta
+  stand-ins of the traced tensors (``trace_time_check``), where a failure raises our
+  error, catchable as itself around the compiled call; and once traced, where its size
+  comparisons produce only guards, so that a later call whose shapes differ recompiles
+  and meets the trace-time check again. Value checks are skipped, as torch skips its
+  own validation under compile. Error *paths* in traced code go through :func:`raise_`,
+  which builds the error at trace time from constants and stand-ins only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+from torch.distributions import Distribution
+from torch.types import _size
+
+from shapesafe._compile import is_compiling, trace_time_check
+from shapesafe._config import STATE
+from shapesafe._format import error, fmt_shape
+from shapesafe.distributions._constraints import NAN_HINT
+from shapesafe.distributions._params import Table, check_params, check_values, names
+from shapesafe.distributions._shapes import first_bad, fmt_index, fmt_sample, ints
+from shapesafe.distributions._values import (
+    dtype_error,
+    not_a_tensor,
+    result_error,
+    value_error,
+)
+from shapesafe.errors import NonFiniteError, ShapesafeError, UsageError
+
+_EMPTY = torch.Size()
+
+
+def resolve_validate(validate_args: bool | None) -> bool:
+    """torch's rule: an explicit flag wins, else the process-wide default."""
+    if validate_args is None:
+        return bool(Distribution._validate_args)
+    return bool(validate_args)
+
+
+def _raise_now(factory: Any, *args: Any) -> None:
+    raise factory(*args)
+
+
+def raise_(factory: Any, *args: Any) -> None:
+    """``raise factory(*args)``, also from traced code: under torch.compile the error is
+    built and raised at trace time (the arguments must be constants or tensors)."""
+    if is_compiling():
+        trace_time_check(_raise_now, 1 + len(args), False, factory, *args)
+    raise factory(*args)
+
+
+def _check_at_trace_time(cls: Any, broadcast: bool, *values: Any) -> None:
+    check_params(
+        cls.__name__, cls._table, cls._event_rank, dict(zip(names(cls._table), values)), broadcast
+    )
+
+
+def _value_error_at_trace_time(
+    cls: Any, method: str, value: Tensor, carrier: Tensor, nb: int, ne: int
+) -> None:
+    full = ints(carrier.shape)
+    batch, event, extra = full[:nb], full[nb : nb + ne], full[nb + ne :]
+    shape = ints(value.shape)
+    raise value_error(
+        cls.__name__, method, shape, batch, event, cls._class_hint(shape, batch, event, extra)
+    )
+
+
+def _dtype_error_at_trace_time(cls: Any, method: str, value: Tensor) -> None:
+    raise cls._dtype_error(method, value.dtype)
+
+
+def no_closed_form(name: str, what: str, hint: str) -> UsageError:
+    return error(
+        UsageError,
+        f"has no closed form for a {name}",
+        function=f"{name}.{what}",
+        expected="a distribution with a closed-form " + what,
+        got=name,
+        hint=hint,
+    )
+
+
+class Checked(Distribution):
+    """Base of the checked distributions (placed before the torch class in the MRO)."""
+
+    #: the constructor's parameters, checked in one loop (see ``_params``)
+    _table: ClassVar[Table] = ()
+    #: number of event axes (0: Normal, Categorical, Bernoulli; 1: the vector ones)
+    _event_rank: ClassVar[int] = 0
+    #: torch's own log_prob calls ``_validate_sample`` (not Independent's)
+    _torch_validates: ClassVar[bool] = True
+
+    _be: torch.Size  # batch_shape + event_shape
+    _nbe: int
+    _nev: int
+    _given: tuple[str, ...]
+
+    # -- construction ----------------------------------------------------------------
+    def _build(self, values: dict[str, Any], validate_args: bool | None, broadcast: bool) -> None:
+        """Build the torch distribution from the parameters (the checks-off path)."""
+        raise NotImplementedError
+
+    def _init_checked(
+        self, values: dict[str, Any], validate_args: bool | None, broadcast: bool
+    ) -> None:
+        cls = type(self)
+        name = cls.__name__
+        if not STATE.enabled:
+            self._build(values, validate_args, broadcast)
+        elif is_compiling():
+            trace_time_check(
+                _check_at_trace_time, 2 + len(values), False, cls, broadcast, *values.values()
+            )
+            check_params(name, cls._table, cls._event_rank, values, broadcast)  # guards
+            self._build(values, False, broadcast)
+        else:
+            check_params(name, cls._table, cls._event_rank, values, broadcast)
+            validate = resolve_validate(validate_args)
+            if validate:
+                check_values(name, cls._table, values)
+            self._build(values, False, broadcast)
+            self._validate_args = validate
+        self._given = tuple(k for k, v in values.items() if v is not None)
+        self._finish()
+
+    def _finish(self) -> None:
+        self._be = torch.Size(self._batch_shape) + torch.Size(self._event_shape)
+        self._nbe = len(self._be)
+        self._nev = len(self._event_shape)
+
+    # -- class-specific hooks ----------------------------------------------------------
+    @classmethod
+    def _class_hint(
+        cls,
+        shape: tuple[int, ...],
+        batch: tuple[int, ...],
+        event: tuple[int, ...],
+        extra: tuple[int, ...],
+    ) -> str | None:
+        """A hint for a wrong ``value`` shape that only this class can give."""
+        return None
+
+    def _hint_dims(self) -> tuple[Any, ...]:
+        """Sizes ``_class_hint`` needs beyond batch and event (``extra``)."""
+        return ()
+
+    @classmethod
+    def _dtype_ok(cls, dtype: torch.dtype) -> bool:
+        return True
+
+    @classmethod
+    def _dtype_error(cls, method: str, dtype: torch.dtype) -> ShapesafeError:
+        return dtype_error(cls.__name__, method, dtype, "another dtype", "")
+
+    def _support_hint(self) -> str:
+        return NAN_HINT
+
+    # -- value checks ----------------------------------------------------------------
+    def _check_value(self, value: Any, method: str) -> None:
+        cls = type(self)
+        if not isinstance(value, Tensor):
+            raise_(not_a_tensor, cls.__name__, method, value)
+        shape = value.shape
+        k = len(shape) - self._nbe
+        if k < 0 or shape[k:] != self._be:
+            if is_compiling():
+                carrier = value.new_empty((*self._be, *self._hint_dims()))
+                nb = len(self._batch_shape)
+                trace_time_check(
+                    _value_error_at_trace_time, 6, False, cls, method, value, carrier, nb, self._nev
+                )
+            s, b, e = ints(shape), ints(self._batch_shape), ints(self._event_shape)
+            hint = cls._class_hint(s, b, e, ints(self._hint_dims()))
+            raise value_error(cls.__name__, method, s, b, e, hint)
+        if not cls._dtype_ok(value.dtype):
+            if is_compiling():
+                trace_time_check(_dtype_error_at_trace_time, 3, False, cls, method, value)
+            raise cls._dtype_error(method, value.dtype)
+
+    def _checked_call(self, method: str, impl: Any, value: Any) -> Tensor:
+        self._check_value(value, method)
+        if self._validate_args and not self._torch_validates:
+            self._validate_sample(value)
+        out: Tensor = impl(value)
+        expected = value.shape[: len(value.shape) - self._nev]
+        if out.shape != expected:
+            raise result_error(
+                type(self).__name__, method, out.shape, expected, "sample_shape + batch_shape"
+            )
+        return out
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        """Log-density of ``value``, shape ``sample_shape + batch_shape + event_shape``
+        exactly; returns ``sample_shape + batch_shape``. Raises :class:`ShapeError` on
+        anything that would broadcast."""
+        if not STATE.enabled:
+            return super().log_prob(value)
+        return self._checked_call("log_prob", super().log_prob, value)
+
+    def _validate_sample(self, value: Tensor) -> None:
+        # torch calls this from log_prob when validate_args is on; the shape part is
+        # already done (exactly), so only the support check is left, with a clearer message.
+        if not STATE.enabled:
+            super()._validate_sample(value)
+            return
+        support = self.support
+        assert support is not None
+        valid: Tensor = support.check(value)  # type: ignore[no-untyped-call]
+        if bool(valid.all()):
+            return
+        bad = ~valid
+        idx = first_bad(bad)
+        first = value[idx] if idx else value
+        shown = first.tolist() if isinstance(first, Tensor) else first
+        nan = bool(torch.isnan(value).any()) if value.is_floating_point() else False
+        raise error(
+            NonFiniteError if nan else UsageError,
+            f"has {int(bad.sum())} of {bad.numel()} entries outside the support {support!r} of "
+            f"the distribution",
+            function=f"{type(self).__name__}.log_prob",
+            argument="value",
+            expected=repr(support),
+            got=f"{fmt_index('value', idx)} = {shown}",
+            hint=self._support_hint(),
+        )
+
+    # -- samples ---------------------------------------------------------------------
+    def _check_sample(self, out: Tensor, sample_shape: _size, method: str) -> Tensor:
+        expected = self._extended_shape(sample_shape)
+        if out.shape != expected:
+            raise result_error(
+                type(self).__name__,
+                method,
+                out.shape,
+                expected,
+                "sample_shape + batch_shape + event_shape",
+            )
+        return out
+
+    def sample(self, sample_shape: _size = _EMPTY) -> Tensor:
+        """Draw ``sample_shape + batch_shape + event_shape`` values (no gradient)."""
+        out = super().sample(sample_shape)
+        if STATE.enabled:
+            self._check_sample(out, sample_shape, "sample")
+        return out
+
+    def rsample(self, sample_shape: _size = _EMPTY) -> Tensor:
+        """Reparameterized draw of ``sample_shape + batch_shape + event_shape`` values."""
+        if not self.has_rsample and STATE.enabled:
+            raise_(_no_rsample, type(self).__name__)
+        out = super().rsample(sample_shape)
+        if STATE.enabled:
+            self._check_sample(out, sample_shape, "rsample")
+        return out
+
+    def entropy_estimate(self, n: int = 1000) -> Tensor:
+        """Monte Carlo entropy, ``-log_prob(x).mean(0)`` over ``n`` draws (``rsample``
+        where it exists, so it carries gradients): shape ``batch_shape``. For classes
+        whose ``entropy()`` has no closed form (``TanhNormal``, ``GaussianMixture``)."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise error(
+                UsageError,
+                f"must be a positive int, got {n!r}",
+                function=f"{type(self).__name__}.entropy_estimate",
+                argument="n",
+                expected="a positive int",
+                got=repr(n),
+            )
+        x = self.rsample((n,)) if self.has_rsample else self.sample((n,))
+        return -self.log_prob(x).mean(0)
+
+    # -- expand, describe, repr ------------------------------------------------------
+    def expand(self, batch_shape: _size, _instance: Any = None) -> Any:
+        """Same distribution with batch dims expanded to ``batch_shape`` (no copy)."""
+        new = self.__new__(type(self)) if _instance is None else _instance
+        super().expand(batch_shape, _instance=new)
+        new._given = self._given
+        new._finish()
+        return new
+
+    def describe(self) -> str:
+        """The batch, event and sample shapes of this distribution, in words.
+
+        >>> import torch
+        >>> from shapesafe.distributions import DiagNormal
+        >>> print(DiagNormal(torch.zeros(3, 2), torch.ones(3, 2)).describe())
+        DiagNormal: batch_shape (3,), event_shape (2,)
+          parameters: loc (3, 2), scale (3, 2)
+          sample(sample_shape) -> (*sample_shape, 3, 2)
+          log_prob(value (*sample_shape, 3, 2)) -> (*sample_shape, 3)
+        """
+        batch, event = ints(self.batch_shape), ints(self.event_shape)
+        params = ", ".join(f"{k} {fmt_shape(getattr(self, k).shape)}" for k in self._given)
+        lines = [
+            f"{type(self).__name__}: batch_shape {fmt_shape(batch)}, event_shape {fmt_shape(event)}"
+        ]
+        if params:
+            lines.append(f"  parameters: {params}")
+        lines.append(f"  sample(sample_shape) -> {fmt_sample(batch + event)}")
+        lines.append(f"  log_prob(value {fmt_sample(batch + event)}) -> {fmt_sample(batch)}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(batch_shape={fmt_shape(ints(self.batch_shape))}, "
+            f"event_shape={fmt_shape(ints(self.event_shape))})"
+        )
+
+    # -- annotations -----------------------------------------------------------------
+    def __class_getitem__(cls, item: Any) -> Any:
+        """``DiagNormal["batch", "act"]``: an annotation for :func:`shapesafe.check`."""
+        from shapesafe.distributions._annotation import annotation
+
+        return annotation(cls, item if isinstance(item, tuple) else (item,))
+
+
+def _no_rsample(name: str) -> UsageError:
+    return error(
+        UsageError,
+        "has no reparameterized sample: drawing it involves a discrete choice, which has no "
+        "gradient",
+        function=f"{name}.rsample",
+        expected="a distribution with has_rsample=True",
+        got=name,
+        hint="use sample() (no gradient through the draw), a score-function (REINFORCE) "
+        "estimator with log_prob(), or a relaxation such as Gumbel-softmax",
+    )

@@ -1,0 +1,255 @@
+"""Value constraints of distribution parameters, checked with messages that say where.
+
+torch.distributions checks parameter values through ``arg_constraints`` and answers
+"Expected parameter scale (Tensor of shape (64, 6)) ... to satisfy the constraint
+GreaterThan(lower_bound=0.0), but found invalid values: tensor(...)" -- the whole tensor,
+no index, no idea why. Each constraint here mirrors one of torch's (so the same values
+pass and fail) and, when it fails, names the first bad entry and the likely cause.
+
+Every check has a fast path of one reduction and one host sync, the same as torch's
+``constraint.check(value).all()``: the slower search for the first bad entry runs only
+once a check has failed. They are skipped while torch.compile traces (they need data),
+exactly as torch skips its own validation under compile.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from shapesafe._format import error
+from shapesafe.distributions._shapes import first_bad, fmt_index
+from shapesafe.errors import NonFiniteError, UsageError
+
+NAN_HINT = (
+    "NaN usually comes from upstream: check the network output and the loss for NaN/inf "
+    "(torch.autograd.set_detect_anomaly(True) shows where it starts)"
+)
+
+
+def nan_error(fn: str, name: str, x: Tensor, nan: Tensor, what: str = "") -> NonFiniteError:
+    where_ = f"{fmt_index(name, first_bad(nan))}"
+    return error(
+        NonFiniteError,
+        f"{what}contains NaN: {int(nan.sum())} of {x.numel()} entries, first at {where_}",
+        function=fn,
+        argument=name,
+        expected="no NaN",
+        got=f"NaN at {where_}",
+        hint=NAN_HINT,
+    )
+
+
+@dataclass(frozen=True)
+class Real:
+    """torch's ``constraints.real``: no NaN (infinities are allowed)."""
+
+    def check(self, fn: str, name: str, x: Tensor) -> None:
+        # a sum without NaN proves there is none (one reduction, one sync)
+        if x.numel() == 0 or not math.isnan(x.detach().sum().item()):
+            return
+        nan = torch.isnan(x)
+        if bool(nan.any()):  # else the sum was inf - inf
+            raise nan_error(fn, name, x, nan)
+
+
+@dataclass(frozen=True)
+class Positive:
+    """torch's ``constraints.positive``: ``x > 0`` (NaN fails). ``what`` names the role."""
+
+    what: str
+
+    def check(self, fn: str, name: str, x: Tensor) -> None:
+        # min() is NaN if any entry is, and NaN > 0 is False: one reduction covers both
+        if x.numel() == 0 or x.detach().min().item() > 0:
+            return
+        nan = torch.isnan(x)
+        if bool(nan.any()):
+            raise nan_error(fn, name, x, nan, f"({self.what}) ")
+        bad = ~(x > 0)
+        idx = first_bad(bad)
+        raise error(
+            UsageError,
+            f"({self.what}) must be positive, but {int(bad.sum())} of {x.numel()} entries are <= 0",
+            function=fn,
+            argument=name,
+            expected="> 0",
+            got=f"{fmt_index(name, idx)} = {float(x[idx]):.4g}",
+            hint=f"keep it positive by construction, e.g. {name}=log_std.exp() or "
+            f"{name}=F.softplus(raw) + 1e-5",
+        )
+
+
+_LOGITS_HINT = "is this a network output? Those are logits: pass logits=... instead"
+
+
+@dataclass(frozen=True)
+class UnitInterval:
+    """torch's ``constraints.unit_interval`` (Bernoulli ``probs``): ``0 <= p <= 1``."""
+
+    def check(self, fn: str, name: str, x: Tensor) -> None:
+        bad = ~((x >= 0) & (x <= 1))
+        if not bool(bad.any()):
+            return
+        idx = first_bad(bad)
+        raise error(
+            UsageError,
+            f"must lie in [0, 1], but {int(bad.sum())} of {x.numel()} entries do not",
+            function=fn,
+            argument=name,
+            expected="0 <= p <= 1",
+            got=f"{fmt_index(name, idx)} = {float(x[idx]):.4g}",
+            hint=_LOGITS_HINT,
+        )
+
+
+@dataclass(frozen=True)
+class ProbabilityRows:
+    """torch's ``constraints.simplex`` after normalization (Categorical ``probs``): every
+    last-axis row non-negative with a positive, finite sum."""
+
+    def check(self, fn: str, name: str, x: Tensor) -> None:
+        total = x.sum(-1)
+        ok = (x >= 0).all(-1) & (total > 0) & torch.isfinite(total)
+        if bool(ok.all()):
+            return
+        nan = torch.isnan(x)
+        if bool(nan.any()):
+            raise nan_error(fn, name, x, nan)
+        if bool((x < 0).any()):
+            idx = first_bad(x < 0)
+            raise error(
+                UsageError,
+                "has negative entries; probabilities must be >= 0",
+                function=fn,
+                argument=name,
+                expected=">= 0",
+                got=f"{fmt_index(name, idx)} = {float(x[idx]):.4g}",
+                hint=_LOGITS_HINT,
+            )
+        row = first_bad(~ok.reshape(x.shape[:-1]))
+        raise error(
+            UsageError,
+            f"row {fmt_index(name, row)} cannot be normalized",
+            function=fn,
+            argument=name,
+            expected="a positive, finite sum per row",
+            got=f"sum {float(x[row].sum()):.4g}",
+            hint="every row needs some positive, finite mass; masked rows need at least "
+            "one allowed category",
+        )
+
+
+@dataclass(frozen=True)
+class LogitRows:
+    """torch's check of normalized logits (``logits - logsumexp``): no NaN, no ``+inf``,
+    and not every entry of a row ``-inf`` (masking *some* actions with ``-inf`` is fine)."""
+
+    def check(self, fn: str, name: str, x: Tensor) -> None:
+        # logsumexp is finite exactly when a row normalizes to something without NaN
+        if x.numel() == 0 or bool(torch.isfinite(x.detach().logsumexp(-1)).all()):
+            return
+        nan = torch.isnan(x)
+        if bool(nan.any()):
+            raise nan_error(fn, name, x, nan)
+        lse = x.logsumexp(-1)
+        row = first_bad(~torch.isfinite(lse).reshape(x.shape[:-1]))
+        if bool((x[row] == math.inf).any()):
+            raise error(
+                UsageError,
+                f"row {fmt_index(name, row)} contains +inf",
+                function=fn,
+                argument=name,
+                expected="no +inf",
+                got="+inf",
+                hint="clamp the logits, or mask with -inf (not +inf)",
+            )
+        raise error(
+            UsageError,
+            f"every entry of row {fmt_index(name, row)} is -inf, so no category has any "
+            f"probability",
+            function=fn,
+            argument=name,
+            expected="at least one finite logit per row",
+            got="all -inf",
+            hint="an action mask must leave at least one action allowed in every row",
+        )
+
+
+@dataclass(frozen=True)
+class PositiveDefinite:
+    """torch's ``constraints.positive_definite`` (covariance and precision matrices)."""
+
+    def check(self, fn: str, name: str, m: Tensor) -> None:
+        batch = m.shape[:-2]
+        sym = torch.isclose(m, m.mT, atol=1e-6).all(-2).all(-1)
+        info = torch.linalg.cholesky_ex(m).info
+        if bool(sym.all()) and not bool((info != 0).any()):
+            return
+        if not bool(sym.all()):
+            idx = first_bad((~sym).reshape(batch))
+            gap = float((m[idx] - m[idx].mT).abs().max())
+            raise error(
+                UsageError,
+                f"{fmt_index(name, idx)} is not symmetric (max |M - M.T| = {gap:.3g})",
+                function=fn,
+                argument=name,
+                expected="symmetric matrices",
+                got=f"max |M - M.T| = {gap:.3g}",
+                hint=f"symmetrize it with ({name} + {name}.mT) / 2",
+            )
+        idx = first_bad((info != 0).reshape(batch))
+        low = float(torch.linalg.eigvalsh(m[idx]).min())
+        raise error(
+            UsageError,
+            f"{fmt_index(name, idx)} is not positive definite",
+            function=fn,
+            argument=name,
+            expected="eigenvalues > 0",
+            got=f"smallest eigenvalue {low:.4g}",
+            hint="build it as L @ L.mT + eps * I, or pass scale_tril= (a lower-triangular "
+            "L with positive diagonal) instead",
+        )
+
+
+@dataclass(frozen=True)
+class LowerCholesky:
+    """torch's ``constraints.lower_cholesky`` (``scale_tril``)."""
+
+    def check(self, fn: str, name: str, m: Tensor) -> None:
+        batch = m.shape[:-2]
+        upper = (m.triu(1) != 0).flatten(-2).any(-1)
+        diag = m.diagonal(dim1=-2, dim2=-1)
+        bad_diag = ~(diag > 0).all(-1)
+        if not bool((upper | bad_diag).any()):
+            return
+        if bool(upper.any()):
+            idx = first_bad(upper.reshape(batch))
+            raise error(
+                UsageError,
+                f"{fmt_index(name, idx)} has nonzero entries above the diagonal",
+                function=fn,
+                argument=name,
+                expected="lower-triangular matrices",
+                got="nonzero entries above the diagonal",
+                hint="use torch.tril(...), or torch.linalg.cholesky(cov) of a covariance",
+            )
+        idx = first_bad(bad_diag.reshape(batch))
+        shown = [round(float(v), 4) for v in diag[idx]]
+        raise error(
+            UsageError,
+            f"{fmt_index(name, idx)} has a diagonal entry <= 0",
+            function=fn,
+            argument=name,
+            expected="a positive diagonal",
+            got=f"diagonal {shown}",
+            hint="make it positive by construction, e.g. exp() or softplus() of the raw diagonal",
+        )
+
+
+Constraint = (
+    Real | Positive | UnitInterval | ProbabilityRows | LogitRows | PositiveDefinite | LowerCholesky
+)

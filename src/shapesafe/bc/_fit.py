@@ -199,8 +199,9 @@ def fit(
                 stats = train_step(
                     policy, loss_fn, batch, run.optimizer, max_grad_norm=run.max_grad_norm
                 )
-            except NonFiniteError as exc:  # train_step refused the loss before backward
-                raise non_finite(state, state.step + 1, exc.got, applied=False) from None
+            except NonFiniteError as exc:  # train_step refused the step before updating
+                what = "gradient norm" if exc.argument == "gradients" else "training loss"
+                raise non_finite(state, state.step + 1, exc.got, applied=False, what=what) from None
             if not math.isfinite(stats.loss):  # checks off: found one step late
                 raise non_finite(state, state.step + 1, str(stats.loss), applied=True)
             state.pending.append(stats.loss)
@@ -224,7 +225,9 @@ def fit(
     return _result(policy, state, time.perf_counter() - t0)
 
 
-def non_finite(state: FitState, bad_step: int, value: Any, *, applied: bool) -> NonFiniteLossError:
+def non_finite(
+    state: FitState, bad_step: int, value: Any, *, applied: bool, what: str = "training loss"
+) -> NonFiniteLossError:
     """The error for a NaN/inf loss at ``bad_step``, naming the last good checkpoint."""
     kept = "" if applied else f" before its update (the policy holds step {bad_step - 1})"
     where = (
@@ -235,7 +238,7 @@ def non_finite(state: FitState, bad_step: int, value: Any, *, applied: bool) -> 
     )
     hint = "lower the learning rate, set max_grad_norm=, or look for extreme values in the data"
     return NonFiniteLossError(
-        f"fit(): the training loss became {value} at step {bad_step}; training "
+        f"fit(): the {what} became {value} at step {bad_step}; training "
         f"stopped{kept}; {where}\n  hint: {hint}",
         step=bad_step,
         last_checkpoint=state.checkpoint,

@@ -28,6 +28,7 @@ Three modes, chosen per call:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -42,6 +43,7 @@ from shapesafe.distributions._constraints import NAN_HINT
 from shapesafe.distributions._params import Table, check_params, check_values, names
 from shapesafe.distributions._shapes import first_bad, fmt_index, fmt_sample, ints
 from shapesafe.distributions._values import (
+    Shape,
     dtype_error,
     not_a_tensor,
     result_error,
@@ -84,12 +86,12 @@ def _value_error_at_trace_time(
     batch, event, extra = full[:nb], full[nb : nb + ne], full[nb + ne :]
     shape = ints(value.shape)
     raise value_error(
-        cls.__name__, method, shape, batch, event, cls._class_hint(shape, batch, event, extra)
+        cls.__name__, method, shape, batch, event, cls._class_hint(shape, batch, extra)
     )
 
 
 def _dtype_error_at_trace_time(cls: Any, method: str, value: Tensor) -> None:
-    raise cls._dtype_error(method, value.dtype)
+    raise cls._value_dtype.error(cls.__name__, method, value.dtype)
 
 
 def no_closed_form(name: str, what: str, hint: str) -> UsageError:
@@ -103,6 +105,31 @@ def no_closed_form(name: str, what: str, hint: str) -> UsageError:
     )
 
 
+@dataclass(frozen=True)
+class ValueDtype:
+    """What ``log_prob``'s ``value`` must hold: integer class indices, or floats."""
+
+    integer: bool
+    expected: str
+    hint: str
+
+    def accepts(self, dtype: torch.dtype) -> bool:
+        if self.integer:
+            return not (dtype.is_floating_point or dtype.is_complex)
+        return dtype.is_floating_point
+
+    def error(self, name: str, method: str, dtype: torch.dtype) -> ShapesafeError:
+        return dtype_error(name, method, dtype, self.expected, self.hint)
+
+
+def no_entropy(name: str, draw: str) -> UsageError:
+    return no_closed_form(
+        name,
+        "entropy",
+        f"use a Monte Carlo estimate: entropy_estimate(n), i.e. -log_prob({draw}((n,))).mean(0)",
+    )
+
+
 class Checked(Distribution):
     """Base of the checked distributions (placed before the torch class in the MRO)."""
 
@@ -110,6 +137,8 @@ class Checked(Distribution):
     _table: ClassVar[Table] = ()
     #: number of event axes (0: Normal, Categorical, Bernoulli; 1: the vector ones)
     _event_rank: ClassVar[int] = 0
+    #: the dtype ``log_prob``'s value must have (``None``: any)
+    _value_dtype: ClassVar[ValueDtype | None] = None
     #: torch's own log_prob calls ``_validate_sample`` (not Independent's)
     _torch_validates: ClassVar[bool] = True
 
@@ -153,27 +182,13 @@ class Checked(Distribution):
 
     # -- class-specific hooks ----------------------------------------------------------
     @classmethod
-    def _class_hint(
-        cls,
-        shape: tuple[int, ...],
-        batch: tuple[int, ...],
-        event: tuple[int, ...],
-        extra: tuple[int, ...],
-    ) -> str | None:
+    def _class_hint(cls, shape: Shape, batch: Shape, extra: Shape) -> str | None:
         """A hint for a wrong ``value`` shape that only this class can give."""
         return None
 
     def _hint_dims(self) -> tuple[Any, ...]:
         """Sizes ``_class_hint`` needs beyond batch and event (``extra``)."""
         return ()
-
-    @classmethod
-    def _dtype_ok(cls, dtype: torch.dtype) -> bool:
-        return True
-
-    @classmethod
-    def _dtype_error(cls, method: str, dtype: torch.dtype) -> ShapesafeError:
-        return dtype_error(cls.__name__, method, dtype, "another dtype", "")
 
     def _support_hint(self) -> str:
         return NAN_HINT
@@ -193,12 +208,13 @@ class Checked(Distribution):
                     _value_error_at_trace_time, 6, False, cls, method, value, carrier, nb, self._nev
                 )
             s, b, e = ints(shape), ints(self._batch_shape), ints(self._event_shape)
-            hint = cls._class_hint(s, b, e, ints(self._hint_dims()))
+            hint = cls._class_hint(s, b, ints(self._hint_dims()))
             raise value_error(cls.__name__, method, s, b, e, hint)
-        if not cls._dtype_ok(value.dtype):
+        kind = cls._value_dtype
+        if kind is not None and not kind.accepts(value.dtype):
             if is_compiling():
                 trace_time_check(_dtype_error_at_trace_time, 3, False, cls, method, value)
-            raise cls._dtype_error(method, value.dtype)
+            raise kind.error(cls.__name__, method, value.dtype)
 
     def _checked_call(self, method: str, impl: Any, value: Any) -> Tensor:
         self._check_value(value, method)

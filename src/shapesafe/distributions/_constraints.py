@@ -43,6 +43,29 @@ def nan_error(fn: str, name: str, x: Tensor, nan: Tensor, what: str = "") -> Non
     )
 
 
+def _usage(fn: str, name: str, summary: str, expected: str, got: str, hint: str) -> UsageError:
+    return error(
+        UsageError, summary, function=fn, argument=name, expected=expected, got=got, hint=hint
+    )
+
+
+def bad_entries(
+    fn: str, name: str, x: Tensor, bad: Tensor, summary: str, expected: str, hint: str
+) -> UsageError:
+    """``summary`` (with ``{count}``) about the ``bad`` entries of ``x``, naming the first
+    one and its value."""
+    idx = first_bad(bad)
+    got = f"{fmt_index(name, idx)} = {float(x[idx]):.4g}"
+    return _usage(
+        fn,
+        name,
+        summary.format(count=f"{int(bad.sum())} of {x.numel()} entries"),
+        expected,
+        got,
+        hint,
+    )
+
+
 @dataclass(frozen=True)
 class Real:
     """torch's ``constraints.real``: no NaN (infinities are allowed)."""
@@ -71,14 +94,13 @@ class Positive:
             raise nan_error(fn, name, x, nan, f"({self.what}) ")
         bad = ~(x > 0)
         idx = first_bad(bad)
-        raise error(
-            UsageError,
+        raise _usage(
+            fn,
+            name,
             f"({self.what}) must be positive, but {int(bad.sum())} of {x.numel()} entries are <= 0",
-            function=fn,
-            argument=name,
-            expected="> 0",
-            got=f"{fmt_index(name, idx)} = {float(x[idx]):.4g}",
-            hint=f"keep it positive by construction, e.g. {name}=log_std.exp() or "
+            "> 0",
+            f"{fmt_index(name, idx)} = {float(x[idx]):.4g}",
+            f"keep it positive by construction, e.g. {name}=log_std.exp() or "
             f"{name}=F.softplus(raw) + 1e-5",
         )
 
@@ -92,18 +114,16 @@ class UnitInterval:
 
     def check(self, fn: str, name: str, x: Tensor) -> None:
         bad = ~((x >= 0) & (x <= 1))
-        if not bool(bad.any()):
-            return
-        idx = first_bad(bad)
-        raise error(
-            UsageError,
-            f"must lie in [0, 1], but {int(bad.sum())} of {x.numel()} entries do not",
-            function=fn,
-            argument=name,
-            expected="0 <= p <= 1",
-            got=f"{fmt_index(name, idx)} = {float(x[idx]):.4g}",
-            hint=_LOGITS_HINT,
-        )
+        if bool(bad.any()):
+            raise bad_entries(
+                fn,
+                name,
+                x,
+                bad,
+                "must lie in [0, 1], but {count} do not",
+                "0 <= p <= 1",
+                _LOGITS_HINT,
+            )
 
 
 @dataclass(frozen=True)
@@ -121,24 +141,22 @@ class ProbabilityRows:
             raise nan_error(fn, name, x, nan)
         if bool((x < 0).any()):
             idx = first_bad(x < 0)
-            raise error(
-                UsageError,
+            raise _usage(
+                fn,
+                name,
                 "has negative entries; probabilities must be >= 0",
-                function=fn,
-                argument=name,
-                expected=">= 0",
-                got=f"{fmt_index(name, idx)} = {float(x[idx]):.4g}",
-                hint=_LOGITS_HINT,
+                ">= 0",
+                f"{fmt_index(name, idx)} = {float(x[idx]):.4g}",
+                _LOGITS_HINT,
             )
         row = first_bad(~ok.reshape(x.shape[:-1]))
-        raise error(
-            UsageError,
+        raise _usage(
+            fn,
+            name,
             f"row {fmt_index(name, row)} cannot be normalized",
-            function=fn,
-            argument=name,
-            expected="a positive, finite sum per row",
-            got=f"sum {float(x[row].sum()):.4g}",
-            hint="every row needs some positive, finite mass; masked rows need at least "
+            "a positive, finite sum per row",
+            f"sum {float(x[row].sum()):.4g}",
+            "every row needs some positive, finite mass; masked rows need at least "
             "one allowed category",
         )
 
@@ -158,24 +176,22 @@ class LogitRows:
         lse = x.logsumexp(-1)
         row = first_bad(~torch.isfinite(lse).reshape(x.shape[:-1]))
         if bool((x[row] == math.inf).any()):
-            raise error(
-                UsageError,
+            raise _usage(
+                fn,
+                name,
                 f"row {fmt_index(name, row)} contains +inf",
-                function=fn,
-                argument=name,
-                expected="no +inf",
-                got="+inf",
-                hint="clamp the logits, or mask with -inf (not +inf)",
+                "no +inf",
+                "+inf",
+                "clamp the logits, or mask with -inf (not +inf)",
             )
-        raise error(
-            UsageError,
+        raise _usage(
+            fn,
+            name,
             f"every entry of row {fmt_index(name, row)} is -inf, so no category has any "
             f"probability",
-            function=fn,
-            argument=name,
-            expected="at least one finite logit per row",
-            got="all -inf",
-            hint="an action mask must leave at least one action allowed in every row",
+            "at least one finite logit per row",
+            "all -inf",
+            "an action mask must leave at least one action allowed in every row",
         )
 
 
@@ -192,25 +208,23 @@ class PositiveDefinite:
         if not bool(sym.all()):
             idx = first_bad((~sym).reshape(batch))
             gap = float((m[idx] - m[idx].mT).abs().max())
-            raise error(
-                UsageError,
+            raise _usage(
+                fn,
+                name,
                 f"{fmt_index(name, idx)} is not symmetric (max |M - M.T| = {gap:.3g})",
-                function=fn,
-                argument=name,
-                expected="symmetric matrices",
-                got=f"max |M - M.T| = {gap:.3g}",
-                hint=f"symmetrize it with ({name} + {name}.mT) / 2",
+                "symmetric matrices",
+                f"max |M - M.T| = {gap:.3g}",
+                f"symmetrize it with ({name} + {name}.mT) / 2",
             )
         idx = first_bad((info != 0).reshape(batch))
         low = float(torch.linalg.eigvalsh(m[idx]).min())
-        raise error(
-            UsageError,
+        raise _usage(
+            fn,
+            name,
             f"{fmt_index(name, idx)} is not positive definite",
-            function=fn,
-            argument=name,
-            expected="eigenvalues > 0",
-            got=f"smallest eigenvalue {low:.4g}",
-            hint="build it as L @ L.mT + eps * I, or pass scale_tril= (a lower-triangular "
+            "eigenvalues > 0",
+            f"smallest eigenvalue {low:.4g}",
+            "build it as L @ L.mT + eps * I, or pass scale_tril= (a lower-triangular "
             "L with positive diagonal) instead",
         )
 
@@ -228,25 +242,23 @@ class LowerCholesky:
             return
         if bool(upper.any()):
             idx = first_bad(upper.reshape(batch))
-            raise error(
-                UsageError,
+            raise _usage(
+                fn,
+                name,
                 f"{fmt_index(name, idx)} has nonzero entries above the diagonal",
-                function=fn,
-                argument=name,
-                expected="lower-triangular matrices",
-                got="nonzero entries above the diagonal",
-                hint="use torch.tril(...), or torch.linalg.cholesky(cov) of a covariance",
+                "lower-triangular matrices",
+                "nonzero entries above the diagonal",
+                "use torch.tril(...), or torch.linalg.cholesky(cov) of a covariance",
             )
         idx = first_bad(bad_diag.reshape(batch))
         shown = [round(float(v), 4) for v in diag[idx]]
-        raise error(
-            UsageError,
+        raise _usage(
+            fn,
+            name,
             f"{fmt_index(name, idx)} has a diagonal entry <= 0",
-            function=fn,
-            argument=name,
-            expected="a positive diagonal",
-            got=f"diagonal {shown}",
-            hint="make it positive by construction, e.g. exp() or softplus() of the raw diagonal",
+            "a positive diagonal",
+            f"diagonal {shown}",
+            "make it positive by construction, e.g. exp() or softplus() of the raw diagonal",
         )
 
 

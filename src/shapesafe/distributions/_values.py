@@ -114,25 +114,25 @@ def value_error(
 
 
 def not_a_tensor(name: str, method: str, value: Any) -> DtypeError:
-    return error(
-        DtypeError,
-        f"must be a torch.Tensor, got {fmt_value(value)}",
-        function=f"{name}.{method}",
-        argument="value",
-        expected="torch.Tensor",
-        got=type(value).__name__,
-        hint="torch.as_tensor(value)",
+    summary = f"must be a torch.Tensor, got {fmt_value(value)}"
+    return _dtype(
+        name, method, summary, "torch.Tensor", type(value).__name__, "torch.as_tensor(value)"
     )
 
 
 def dtype_error(name: str, method: str, dtype: Any, expected: str, hint: str) -> DtypeError:
+    summary = f"has dtype {fmt_dtype(dtype)}; expected {expected}"
+    return _dtype(name, method, summary, expected, fmt_dtype(dtype), hint)
+
+
+def _dtype(name: str, method: str, summary: str, expected: str, got: str, hint: str) -> DtypeError:
     return error(
         DtypeError,
-        f"has dtype {fmt_dtype(dtype)}; expected {expected}",
+        summary,
         function=f"{name}.{method}",
         argument="value",
         expected=expected,
-        got=fmt_dtype(dtype),
+        got=got,
         hint=hint,
     )
 

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import torch
 from torch import Tensor
 from torch.distributions import Bernoulli as _TorchBernoulli
 from torch.distributions import Categorical as _TorchCategorical
 
-from shapesafe.distributions._base import Checked
+from shapesafe.distributions._base import Checked, ValueDtype
 from shapesafe.distributions._constraints import LogitRows, ProbabilityRows, Real, UnitInterval
 from shapesafe.distributions._params import Param, Table
 from shapesafe.distributions._shapes import ends_with
-from shapesafe.distributions._values import dtype_error
-from shapesafe.errors import ShapesafeError
+from shapesafe.distributions._values import Shape
 
 _YES_NO = "for a yes/no variable use Bernoulli"
 
@@ -38,6 +36,11 @@ class Categorical(Checked, _TorchCategorical):
         Param("logits", ("K",), LogitRows(), one_of="param", rank_hint=_YES_NO),
     )
     _event_rank: ClassVar[int] = 0
+    _value_dtype: ClassVar[ValueDtype | None] = ValueDtype(
+        integer=True,
+        expected="integer class indices",
+        hint="value.long() (torch would truncate floats silently: 0.999 -> 0)",
+    )
 
     def __init__(
         self,
@@ -52,31 +55,11 @@ class Categorical(Checked, _TorchCategorical):
             self, values["probs"], values["logits"], validate_args=validate_args
         )
 
-    @classmethod
-    def _dtype_ok(cls, dtype: torch.dtype) -> bool:
-        return not (dtype.is_floating_point or dtype.is_complex)
-
-    @classmethod
-    def _dtype_error(cls, method: str, dtype: torch.dtype) -> ShapesafeError:
-        return dtype_error(
-            cls.__name__,
-            method,
-            dtype,
-            "integer class indices",
-            "value.long() (torch would truncate floats silently: 0.999 -> 0)",
-        )
-
     def _hint_dims(self) -> tuple[Any, ...]:
         return (self._num_events,)
 
     @classmethod
-    def _class_hint(
-        cls,
-        shape: tuple[int, ...],
-        batch: tuple[int, ...],
-        event: tuple[int, ...],
-        extra: tuple[int, ...],
-    ) -> str | None:
+    def _class_hint(cls, shape: Shape, batch: Shape, extra: Shape) -> str | None:
         (k,) = extra
         if k != 1 and ends_with(shape, (*batch, k)):
             return (
@@ -105,6 +88,9 @@ class Bernoulli(Checked, _TorchBernoulli):
         Param("logits", (), Real(), scalar_ok=True, one_of="param"),
     )
     _event_rank: ClassVar[int] = 0
+    _value_dtype: ClassVar[ValueDtype | None] = ValueDtype(
+        integer=False, expected="floats 0.0/1.0", hint="value.float()"
+    )
 
     def __init__(
         self,
@@ -118,14 +104,6 @@ class Bernoulli(Checked, _TorchBernoulli):
         _TorchBernoulli.__init__(
             self, values["probs"], values["logits"], validate_args=validate_args
         )
-
-    @classmethod
-    def _dtype_ok(cls, dtype: torch.dtype) -> bool:
-        return dtype.is_floating_point
-
-    @classmethod
-    def _dtype_error(cls, method: str, dtype: torch.dtype) -> ShapesafeError:
-        return dtype_error(cls.__name__, method, dtype, "floats 0.0/1.0", "value.float()")
 
     def _support_hint(self) -> str:
         return "Bernoulli values are 0.0 or 1.0"

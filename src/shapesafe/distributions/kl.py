@@ -36,8 +36,9 @@ def _event_size_error(p: Distribution, q: Distribution) -> ShapeError | None:
         if kp != kq:
             return error(
                 ShapeError,
-                f"`p` has {plural(kp, 'category', 'categories')} but `q` has {kq}; they must be equal (plain torch "
-                f"would broadcast the probabilities and return a meaningless KL)",
+                f"`p` has {plural(kp, 'category', 'categories')} but `q` has {kq}; they must "
+                f"be equal (plain torch would broadcast the probabilities and return a "
+                f"meaningless KL)",
                 function="kl_divergence",
                 argument="q",
                 expected=plural(kp, "category", "categories"),

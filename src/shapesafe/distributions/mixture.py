@@ -9,18 +9,10 @@ from torch.distributions import Categorical as _TorchCategorical
 from torch.distributions import Independent, MixtureSameFamily
 from torch.distributions import Normal as _TorchNormal
 
-from shapesafe.distributions._base import Checked, no_closed_form, raise_
+from shapesafe.distributions._base import Checked, no_entropy, raise_
 from shapesafe.distributions._constraints import LogitRows, Positive, Real
 from shapesafe.distributions._params import Param, Table
 from shapesafe.distributions._shapes import broadcast_shapes
-
-
-def _no_entropy(name: str) -> Any:
-    return no_closed_form(
-        name,
-        "entropy",
-        "use a Monte Carlo estimate: entropy_estimate(n), i.e. -log_prob(sample((n,))).mean(0)",
-    )
 
 
 class GaussianMixture(Checked, MixtureSameFamily):
@@ -87,23 +79,24 @@ class GaussianMixture(Checked, MixtureSameFamily):
         return self.mixture_distribution.logits
 
     @property
-    def locs(self) -> Tensor:
-        """Component means, shape ``batch_shape + (K, D)``."""
+    def _normal(self) -> _TorchNormal:
         comp = self.component_distribution
         assert isinstance(comp, Independent)
-        loc: Tensor = comp.base_dist.loc
-        return loc
+        normal: _TorchNormal = comp.base_dist
+        return normal
+
+    @property
+    def locs(self) -> Tensor:
+        """Component means, shape ``batch_shape + (K, D)``."""
+        return self._normal.loc
 
     @property
     def scales(self) -> Tensor:
         """Component standard deviations, shape ``batch_shape + (K, D)``."""
-        comp = self.component_distribution
-        assert isinstance(comp, Independent)
-        scale: Tensor = comp.base_dist.scale
-        return scale
+        return self._normal.scale
 
     def entropy(self) -> Tensor:
         """No closed form: raises :class:`~shapesafe.UsageError`; use
         :meth:`entropy_estimate`."""
-        raise_(_no_entropy, type(self).__name__)
+        raise_(no_entropy, type(self).__name__, "sample")
         raise AssertionError  # unreachable: raise_ raises

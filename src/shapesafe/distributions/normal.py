@@ -22,7 +22,43 @@ LOC_SCALE: Table = (
 )
 
 
-class Normal(Checked, _TorchNormal):
+class LocScale(Checked):
+    """The constructor shared by the Gaussians parameterized by ``(loc, scale)``."""
+
+    _table: ClassVar[Table] = LOC_SCALE
+
+    def __init__(
+        self,
+        loc: Tensor | float,
+        scale: Tensor | float,
+        validate_args: bool | None = None,
+        *,
+        broadcast: bool = False,
+    ) -> None:
+        self._init_checked({"loc": loc, "scale": scale}, validate_args, broadcast)
+
+
+class VectorLocScale(LocScale):
+    """A ``(loc, scale)`` Gaussian over vectors, built around a torch ``Normal``."""
+
+    _event_rank: ClassVar[int] = 1
+
+    @property
+    def _normal(self) -> _TorchNormal:
+        raise NotImplementedError
+
+    @property
+    def loc(self) -> Tensor:
+        """Mean of the Gaussian (before any squashing), ``batch_shape + event_shape``."""
+        return self._normal.loc
+
+    @property
+    def scale(self) -> Tensor:
+        """Standard deviation per coordinate (before any squashing)."""
+        return self._normal.scale
+
+
+class Normal(LocScale, _TorchNormal):
     """A Gaussian over **scalars**: ``batch_shape == loc.shape``, ``event_shape == ()``.
 
     ``Normal(loc (B, A), scale (B, A)).log_prob(a)`` returns one log-density per
@@ -45,18 +81,7 @@ class Normal(Checked, _TorchNormal):
     shapesafe.ShapeError: Normal.log_prob(): argument `value` axis 1: expected size 4 ...
     """
 
-    _table: ClassVar[Table] = LOC_SCALE
     _event_rank: ClassVar[int] = 0
-
-    def __init__(
-        self,
-        loc: Tensor | float,
-        scale: Tensor | float,
-        validate_args: bool | None = None,
-        *,
-        broadcast: bool = False,
-    ) -> None:
-        self._init_checked({"loc": loc, "scale": scale}, validate_args, broadcast)
 
     def _build(self, values: dict[str, Any], validate_args: bool | None, broadcast: bool) -> None:
         _TorchNormal.__init__(self, values["loc"], values["scale"], validate_args=validate_args)
@@ -76,7 +101,7 @@ class Normal(Checked, _TorchNormal):
         return self._checked_call("icdf", super().icdf, value)
 
 
-class DiagNormal(Checked, Independent[_TorchNormal]):
+class DiagNormal(VectorLocScale, Independent[_TorchNormal]):
     """A Gaussian over **vectors** with a diagonal covariance, the common policy head.
 
     ``loc`` and ``scale`` have shape ``(*batch, dim)``: ``batch_shape == loc.shape[:-1]``,
@@ -101,35 +126,17 @@ class DiagNormal(Checked, Independent[_TorchNormal]):
     torch.Size([64])
     """
 
-    _table: ClassVar[Table] = LOC_SCALE
-    _event_rank: ClassVar[int] = 1
     # Independent.log_prob leaves validation to its base, which is built without it
     # (validating there too would cost a second pass): the base class validates once.
     _torch_validates: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        loc: Tensor | float,
-        scale: Tensor | float,
-        validate_args: bool | None = None,
-        *,
-        broadcast: bool = False,
-    ) -> None:
-        self._init_checked({"loc": loc, "scale": scale}, validate_args, broadcast)
 
     def _build(self, values: dict[str, Any], validate_args: bool | None, broadcast: bool) -> None:
         base = _TorchNormal(values["loc"], values["scale"], validate_args=validate_args)
         Independent.__init__(self, base, 1, validate_args=validate_args)
 
     @property
-    def loc(self) -> Tensor:
-        """Mean, shape ``batch_shape + event_shape``."""
-        return self.base_dist.loc
-
-    @property
-    def scale(self) -> Tensor:
-        """Standard deviation per coordinate, shape ``batch_shape + event_shape``."""
-        return self.base_dist.scale
+    def _normal(self) -> _TorchNormal:
+        return self.base_dist
 
     @property
     def stddev(self) -> Tensor:

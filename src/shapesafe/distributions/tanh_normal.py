@@ -19,9 +19,8 @@ from torch.distributions import Normal as _TorchNormal
 from torch.distributions.transforms import TanhTransform
 
 from shapesafe._config import STATE
-from shapesafe.distributions._base import Checked, no_closed_form, raise_
-from shapesafe.distributions._params import Table
-from shapesafe.distributions.normal import LOC_SCALE
+from shapesafe.distributions._base import no_closed_form, no_entropy, raise_
+from shapesafe.distributions.normal import VectorLocScale
 
 
 def _no_mean(name: str) -> Any:
@@ -33,15 +32,7 @@ def _no_mean(name: str) -> Any:
     )
 
 
-def _no_entropy(name: str) -> Any:
-    return no_closed_form(
-        name,
-        "entropy",
-        "use a Monte Carlo estimate: entropy_estimate(n), i.e. -log_prob(rsample((n,))).mean(0)",
-    )
-
-
-class TanhNormal(Checked, TransformedDistribution):
+class TanhNormal(VectorLocScale, TransformedDistribution):
     """A squashed Gaussian (SAC's policy): ``tanh`` of a :class:`DiagNormal` sample.
 
     ``batch_shape == loc.shape[:-1]``, ``event_shape == (dim,)``, values in ``[-1, 1]``.
@@ -63,22 +54,10 @@ class TanhNormal(Checked, TransformedDistribution):
     True
     """
 
-    _table: ClassVar[Table] = LOC_SCALE
-    _event_rank: ClassVar[int] = 1
     #: values are clamped to ``+-(1 - eps)`` before ``atanh`` (or the dtype's epsilon,
     #: if larger: float16 cannot hold ``1 - 1e-6``)
     eps: ClassVar[float] = 1e-6
     base_dist: Independent[_TorchNormal]
-
-    def __init__(
-        self,
-        loc: Tensor | float,
-        scale: Tensor | float,
-        validate_args: bool | None = None,
-        *,
-        broadcast: bool = False,
-    ) -> None:
-        self._init_checked({"loc": loc, "scale": scale}, validate_args, broadcast)
 
     def _build(self, values: dict[str, Any], validate_args: bool | None, broadcast: bool) -> None:
         normal = _TorchNormal(values["loc"], values["scale"], validate_args=validate_args)
@@ -110,14 +89,8 @@ class TanhNormal(Checked, TransformedDistribution):
         return out
 
     @property
-    def loc(self) -> Tensor:
-        """Mean of the Gaussian *before* ``tanh``."""
-        return self.base_dist.base_dist.loc
-
-    @property
-    def scale(self) -> Tensor:
-        """Standard deviation of the Gaussian *before* ``tanh``."""
-        return self.base_dist.base_dist.scale
+    def _normal(self) -> _TorchNormal:
+        return self.base_dist.base_dist
 
     @property
     def mode(self) -> Tensor:
@@ -133,7 +106,7 @@ class TanhNormal(Checked, TransformedDistribution):
     def entropy(self) -> Tensor:
         """No closed form: raises :class:`~shapesafe.UsageError`; use
         :meth:`entropy_estimate`."""
-        raise_(_no_entropy, type(self).__name__)
+        raise_(no_entropy, type(self).__name__, "rsample")
         raise AssertionError  # unreachable: raise_ raises
 
     def _support_hint(self) -> str:

@@ -22,6 +22,7 @@ from shapesafe.bc._evaluate import on_device_of, require
 from shapesafe.bc._resume import CHECKPOINT_NAME, FitState, read_fit_state
 from shapesafe.bc._sampler import EpochSampler
 from shapesafe.bc._threads import training_threads
+from shapesafe.bc._validate import whole_number
 from shapesafe.bc.policies.base import Policy
 from shapesafe.errors import CheckpointError, DataError, UsageError
 
@@ -72,9 +73,7 @@ def _usage(message: str, argument: str, got: Any = None) -> UsageError:
 
 
 def _positive(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _usage(f"`{name}` must be a positive integer, got {value!r}", name, value)
-    return value
+    return whole_number(value, name, "fit")
 
 
 def _check_types(policy: Any, demos: Any) -> None:

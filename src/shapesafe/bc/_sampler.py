@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from shapesafe.errors import UsageError
+from shapesafe.bc._validate import whole_number
 
 __all__ = ["EpochSampler"]
 
@@ -35,15 +35,9 @@ class EpochSampler:
     def __init__(
         self, n: int, batch_size: int, *, seed: int = 0, device: torch.device | str = "cpu"
     ) -> None:
-        for name, value in (("n", n), ("batch_size", batch_size), ("seed", seed)):
-            low = 0 if name == "seed" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise UsageError(
-                    f"EpochSampler(): `{name}` must be an integer >= {low}, got {value!r}",
-                    function="EpochSampler",
-                    argument=name,
-                    got=repr(value),
-                )
+        whole_number(n, "n", "EpochSampler")
+        whole_number(batch_size, "batch_size", "EpochSampler")
+        whole_number(seed, "seed", "EpochSampler", low=0, high=2**63 - 1)
         self.n = int(n)
         self.batch_size = int(batch_size)
         self.steps_per_epoch = math.ceil(self.n / self.batch_size)

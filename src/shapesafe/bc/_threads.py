@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from shapesafe.errors import UsageError
+from shapesafe.bc._validate import whole_number
 
 __all__ = ["SMALL_MODEL_PARAMS", "default_threads", "training_threads"]
 
@@ -49,15 +49,8 @@ def training_threads(
     threads: int | None, policy: nn.Module, device: torch.device
 ) -> Iterator[None]:
     """Run the body with ``threads`` torch threads (see the module docstring)."""
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-    ):
-        raise UsageError(
-            f"fit(): `threads` must be a positive integer or None, got {threads!r}",
-            function="fit",
-            argument="threads",
-            got=repr(threads),
-        )
+    if threads is not None:
+        whole_number(threads, "threads", "fit")
     wanted = threads if threads is not None else default_threads(policy)
     before = torch.get_num_threads()
     if device.type != "cpu" or wanted is None or wanted == before:

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from shapesafe import check
 from shapesafe.bc._data import Demonstrations
-from shapesafe.errors import UsageError
+from shapesafe.bc._validate import whole_number
 
 __all__ = ["cubic_demonstrations", "cubic_expert_mean", "cubic_expert_std"]
 
@@ -46,20 +46,8 @@ def cubic_demonstrations(n: int = 1000, *, seed: int = 0) -> Demonstrations:
         >>> cubic_demonstrations(1000, seed=0)
         Demonstrations(N=1000, obs=(2,), act=(2,), dtype=torch.float32)
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise UsageError(
-            f"cubic_demonstrations(): `n` must be a positive integer, got {n!r}",
-            function="cubic_demonstrations",
-            argument="n",
-            got=repr(n),
-        )
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise UsageError(
-            f"cubic_demonstrations(): `seed` must be an integer, got {seed!r}",
-            function="cubic_demonstrations",
-            argument="seed",
-            got=repr(seed),
-        )
+    whole_number(n, "n", "cubic_demonstrations")
+    whole_number(seed, "seed", "cubic_demonstrations", low=0, high=2**63 - 1)
     g = torch.Generator().manual_seed(int(seed))
     states = torch.rand(n, 2, generator=g) - 0.5
     noise = torch.randn(n, 2, generator=g) * torch.tensor(CUBIC_EXPERT_STD)

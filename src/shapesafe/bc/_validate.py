@@ -14,7 +14,7 @@ from torch import Tensor
 
 from shapesafe.errors import DtypeError, NonFiniteError, ShapeError, UsageError
 
-__all__ = ["as_tensor", "check_batch_size", "check_finite", "check_rows"]
+__all__ = ["as_tensor", "check_batch_size", "check_finite", "check_rows", "whole_number"]
 
 
 def as_tensor(value: Any, name: str, *, dtype: torch.dtype | None) -> Tensor:
@@ -77,20 +77,36 @@ def check_finite(t: Tensor, name: str) -> None:
     )
 
 
-def check_batch_size(batch_size: Any, method: str) -> None:
+_MAX_INT = 2**31 - 1  # larger sizes, counts or seeds are a mistake, not a request
+
+
+def whole_number(
+    value: Any, name: str, function: str | None = None, *, low: int = 1, high: int = _MAX_INT
+) -> int:
+    """``value`` as an int in ``[low, high]`` (bools refused), or a :class:`UsageError`
+    naming ``function`` and the argument -- the one integer check of ``bc``."""
     if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or not low <= value <= high
     ):
-        raise UsageError(
-            f"Demonstrations.{method}(): `batch_size` must be a positive integer, got "
-            f"{batch_size!r}",
-            function=f"Demonstrations.{method}",
-            argument="batch_size",
-            expected="a positive integer",
-            got=repr(batch_size),
+        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
+        limit = (
+            f" (at most {high})" if isinstance(value, (int, np.integer)) and value > high else ""
         )
+        head = f"{function}(): " if function else ""
+        raise UsageError(
+            f"{head}`{name}` must be {kind}{limit}, got {value!r}",
+            function=function,
+            argument=name,
+            expected=kind,
+            got=repr(value),
+        )
+    return int(value)
+
+
+def check_batch_size(batch_size: Any, method: str) -> None:
+    whole_number(batch_size, "batch_size", f"Demonstrations.{method}")
 
 
 def check_rows(t: Tensor, name: str, n: int, exact_ndim: int | None = None) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from torch import Tensor, nn
 
 from shapesafe._format import add_context, error, fmt_shape, fmt_value
+from shapesafe.bc._validate import whole_number
 from shapesafe.bc.policies.base import ActSpec, ObsSpec, Policy
 from shapesafe.errors import DtypeError, ShapeError, UsageError
 
@@ -39,25 +39,9 @@ def _activation(name: Any) -> type[nn.Module]:
         ) from None
 
 
-_MAX_SIZE = 2**31 - 1  # torch's tensor sizes are int64, but a layer this wide never fits
-
-
 def positive_int(value: Any, name: str) -> int:
     """``value`` as an int, or a :class:`UsageError` naming the argument."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or not 1 <= value <= _MAX_SIZE
-    ):
-        raise UsageError(
-            f"`{name}` must be a positive integer"
-            + (f" (at most {_MAX_SIZE})" if isinstance(value, int) and value > _MAX_SIZE else "")
-            + f", got {value!r}",
-            argument=name,
-            expected="a positive integer",
-            got=repr(value),
-        )
-    return int(value)
+    return whole_number(value, name)
 
 
 def _hidden(hidden: Any) -> tuple[int, ...]:

@@ -1634,3 +1634,98 @@ def test_errors_name_what_went_wrong(
     assert (err.function, err.argument, err.axis) == (function, argument, axis)
     assert (err.expected, err.got) == (expected, got)
     assert fragment in str(err)
+
+
+# --------------------------------------------------------------------------------------
+# regressions (issue 11)
+
+
+@values
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_tanh_normal_log_prob_is_finite_at_the_bounds(dtype: torch.dtype) -> None:
+    # replay buffers clip actions to exactly +-1, where atanh is infinite: torch says NaN
+    loc, scale = torch.tensor([0.3, -0.2], dtype=dtype), torch.tensor([0.5, 1.5], dtype=dtype)
+    ours = TanhNormal(loc, scale)
+    ref = td.TransformedDistribution(
+        td.Independent(td.Normal(loc, scale), 1), [td.transforms.TanhTransform()]
+    )
+    edge = torch.tensor([[1.0, -1.0], [1.0, 0.5], [-1.0, -0.25]], dtype=dtype)
+    assert bool(ref.log_prob(edge).isnan().any())
+    got = ours.log_prob(edge)
+    assert bool(got.isfinite().all())
+    # equal to torch's value at the documented clamp point +-(1 - eps)
+    bound = 1.0 - max(TanhNormal.eps, torch.finfo(dtype).eps)
+    torch.testing.assert_close(got, ref.log_prob(edge.clamp(-bound, bound)))
+    inside = torch.tensor([[0.999, -0.5], [0.0, 0.2]], dtype=dtype)
+    same(ours.log_prob(inside), ref.log_prob(inside))
+
+
+@values
+def test_tanh_normal_mode_mean_and_entropy() -> None:
+    loc = torch.tensor([[0.5, -1.0]])
+    pi = TanhNormal(loc, torch.ones(1, 2))
+    same(pi.mode, torch.tanh(loc))
+    with pytest.raises(UsageError, match=r"use \.mode") as info:
+        _ = pi.mean
+    assert (info.value.function, info.value.got) == ("TanhNormal.mean", "TanhNormal")
+    with pytest.raises(UsageError, match=r"entropy_estimate\(n\)") as info:
+        pi.entropy()
+    assert info.value.function == "TanhNormal.entropy"
+    assert not isinstance(info.value, NotImplementedError)
+    # the suggested estimate, against the same estimate on torch's own class (same draws)
+    ref = td.TransformedDistribution(
+        td.Independent(td.Normal(loc, torch.ones(1, 2)), 1),
+        [td.transforms.TanhTransform(cache_size=1)],
+    )
+    torch.manual_seed(0)
+    est = pi.entropy_estimate(4000)
+    torch.manual_seed(0)
+    expected = -ref.log_prob(ref.rsample((4000,))).mean(0)
+    assert est.shape == (1,)
+    torch.testing.assert_close(est, expected)
+
+
+@values
+def test_gaussian_mixture_rsample_and_entropy_say_why() -> None:
+    m = GaussianMixture(torch.zeros(4, 3), torch.randn(4, 3, 2), torch.ones(4, 3, 2))
+    with pytest.raises(UsageError, match="no reparameterized sample") as info:
+        m.rsample((2,))
+    assert info.value.function == "GaussianMixture.rsample"
+    with pytest.raises(UsageError, match="no closed form") as info:
+        m.entropy()
+    assert info.value.function == "GaussianMixture.entropy"
+    torch.manual_seed(1)
+    est = m.entropy_estimate(2000)
+    torch.manual_seed(1)
+    ref = td.MixtureSameFamily(
+        td.Categorical(logits=torch.zeros(4, 3)),
+        td.Independent(td.Normal(m.locs, torch.ones(4, 3, 2)), 1),
+    )
+    torch.testing.assert_close(est, -ref.log_prob(ref.sample((2000,))).mean(0))
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5, True, "10", None])
+def test_entropy_estimate_needs_a_positive_int(n: typing.Any) -> None:
+    with pytest.raises(UsageError, match="positive int") as info:
+        Normal(0.0, 1.0).entropy_estimate(n)
+    assert (info.value.function, info.value.argument) == ("Normal.entropy_estimate", "n")
+
+
+@pytest.mark.parametrize(("kp", "kq"), [(4, 1), (1, 4), (3, 5)])
+def test_kl_divergence_of_categoricals_needs_equal_category_counts(kp: int, kq: int) -> None:
+    p, q = Categorical(logits=torch.zeros(8, kp)), Categorical(logits=torch.zeros(8, kq))
+    if 1 in (kp, kq):  # plain torch broadcasts the single column silently
+        assert td.kl_divergence(
+            td.Categorical(logits=p.logits), td.Categorical(logits=q.logits)
+        ).shape == (8,)
+    with pytest.raises(ShapeError, match="categories") as info:
+        td.kl_divergence(p, q)
+    err = info.value
+    assert (err.function, err.argument) == ("kl_divergence", "q")
+    assert str(kp) in err.expected and str(kq) in err.got
+    # a prior shared by the batch with the same categories is fine
+    prior = Categorical(logits=torch.zeros(kp))
+    same(
+        td.kl_divergence(p, prior),
+        td.kl_divergence(td.Categorical(logits=p.logits), td.Categorical(logits=prior.logits)),
+    )

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shapesafe.bc import Batch, Demonstrations, cubic_demonstrations
-from shapesafe.errors import DataError, DtypeError, NonFiniteError, ShapeError
+from shapesafe.errors import DataError, DtypeError, NonFiniteError, ShapeError, UsageError
 
 # ---------------------------------------------------------------- construction
 
@@ -77,7 +77,7 @@ def test_non_finite_values_name_the_row() -> None:
     obs = torch.zeros(10, 3)
     obs[7, 1] = float("nan")
     with pytest.raises(
-        ValueError,
+        NonFiniteError,
         match=r"`observations` has 1 row\(s\) with non-finite values "
         r"\(first: row 7 holds nan\)",
     ):
@@ -85,7 +85,7 @@ def test_non_finite_values_name_the_row() -> None:
     act = torch.zeros(10, 2)
     act[3, 0] = float("inf")
     act[5, 1] = float("-inf")
-    with pytest.raises(ValueError, match=r"`actions` has 2 row\(s\).*first: row 3 holds inf"):
+    with pytest.raises(NonFiniteError, match=r"`actions` has 2 row\(s\).*first: row 3 holds inf"):
         Demonstrations(torch.zeros(10, 3), act)
 
 
@@ -114,9 +114,9 @@ def test_ragged_lists_are_dtype_errors() -> None:
 
 
 def test_extras_names_are_checked() -> None:
-    with pytest.raises(ValueError, match=r"extra field 'actions' clashes with a built-in column"):
+    with pytest.raises(UsageError, match=r"extra field 'actions' clashes with a built-in column"):
         Demonstrations(torch.zeros(2, 3), torch.zeros(2, 2), extras={"actions": torch.zeros(2)})
-    with pytest.raises(ValueError, match=r"extra field names must be identifiers, got 'a b'"):
+    with pytest.raises(UsageError, match=r"extra field names must be identifiers, got 'a b'"):
         Demonstrations(torch.zeros(2, 3), torch.zeros(2, 2), extras={"a b": torch.zeros(2)})
 
 
@@ -133,7 +133,7 @@ def test_episode_starts_become_ids() -> None:
 
 
 def test_episode_starts_must_start_at_row_zero() -> None:
-    with pytest.raises(ValueError, match=r"(?s)`episode_starts\[0\]` is False.*hint: set"):
+    with pytest.raises(DataError, match=r"(?s)`episode_starts\[0\]` is False.*hint: set"):
         Demonstrations(torch.zeros(3, 1), torch.zeros(3, 1), episode_starts=[False, True, False])
 
 
@@ -145,7 +145,7 @@ def test_episode_starts_must_be_booleans_and_one_dimensional() -> None:
 
 
 def test_episode_ids_and_starts_are_exclusive_and_ids_are_integers() -> None:
-    with pytest.raises(ValueError, match=r"pass `episode_starts` or `episode_ids`, not both"):
+    with pytest.raises(UsageError, match=r"pass `episode_starts` or `episode_ids`, not both"):
         Demonstrations(
             torch.zeros(2, 1), torch.zeros(2, 1), episode_starts=[1, 0], episode_ids=[0, 0]
         )
@@ -188,10 +188,10 @@ def test_split_by_rows_without_episodes(n: int, frac: float, seed: int) -> None:
 def test_split_errors() -> None:
     demos = Demonstrations(torch.zeros(10, 1), torch.zeros(10, 1))
     for bad in (0.0, 1.0, -0.1, 1.5):
-        with pytest.raises(ValueError, match=r"`val_fraction` must be between 0 and 1"):
+        with pytest.raises(UsageError, match=r"`val_fraction` must be between 0 and 1"):
             demos.split(bad)
     one = Demonstrations(torch.zeros(10, 1), torch.zeros(10, 1), episode_ids=[0] * 10)
-    with pytest.raises(ValueError, match=r"(?s)a single episode.*without_episodes"):
+    with pytest.raises(DataError, match=r"(?s)a single episode.*without_episodes"):
         one.split(0.2)
     assert len(one.without_episodes().split(0.2)[1]) == 2
     with pytest.raises(ValueError, match=r"need at least 2 rows"):
@@ -340,11 +340,11 @@ def test_integer_and_tuple_indices_are_refused() -> None:
 @pytest.mark.parametrize("bad", [0, -1, 2.0, True])
 def test_batch_sizes_must_be_positive_integers(bad: object) -> None:
     demos = Demonstrations(torch.zeros(6, 2), torch.zeros(6, 1))
-    with pytest.raises(ValueError, match=r"Demonstrations.sample\(\): `batch_size` must be a "):
+    with pytest.raises(UsageError, match=r"Demonstrations.sample\(\): `batch_size` must be a "):
         demos.sample(bad)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"Demonstrations.batches\(\): `batch_size` must be a "):
+    with pytest.raises(UsageError, match=r"Demonstrations.batches\(\): `batch_size` must be a "):
         list(demos.batches(bad))  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"steps_per_epoch\(\): `batch_size` must be a "):
+    with pytest.raises(UsageError, match=r"steps_per_epoch\(\): `batch_size` must be a "):
         demos.steps_per_epoch(bad)  # type: ignore[arg-type]
 
 

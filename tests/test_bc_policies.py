@@ -20,7 +20,7 @@ from shapesafe.bc import (
     build_policy,
     mlp,
 )
-from shapesafe.errors import DataError, DtypeError, ShapeError
+from shapesafe.errors import DataError, DtypeError, ShapeError, UsageError
 from shapesafe.testing import from_annotation
 
 dims = st.integers(1, 6)
@@ -49,11 +49,11 @@ def test_mlp_layers(in_dim: int, out_dim: int, hidden: list[int]) -> None:
 
 
 def test_mlp_rejects_bad_arguments() -> None:
-    with pytest.raises(ValueError, match=r"unknown activation 'sigmoidish'; choose one of elu"):
+    with pytest.raises(UsageError, match=r"unknown activation 'sigmoidish'; choose one of elu"):
         mlp(2, 2, activation="sigmoidish")
-    with pytest.raises(ValueError, match=r"`hidden` must be a positive integer, got 0"):
+    with pytest.raises(UsageError, match=r"`hidden` must be a positive integer, got 0"):
         mlp(2, 2, hidden=(32, 0))
-    with pytest.raises(ValueError, match=r"`in_dim` must be a positive integer, got 2.5"):
+    with pytest.raises(UsageError, match=r"`in_dim` must be a positive integer, got 2.5"):
         mlp(2.5, 2)  # type: ignore[arg-type]
 
 
@@ -121,13 +121,13 @@ def test_initial_std_and_state_dependent_initial_bias() -> None:
 
 
 def test_gaussian_constructor_errors() -> None:
-    with pytest.raises(ValueError, match=r"`log_std_bounds` must be \(min, max\) with min < max"):
+    with pytest.raises(UsageError, match=r"`log_std_bounds` must be \(min, max\) with min < max"):
         GaussianPolicy(2, 2, log_std_bounds=(1.0, -1.0))
-    with pytest.raises(ValueError, match=r"`init_log_std`=5.0 lies outside"):
+    with pytest.raises(UsageError, match=r"`init_log_std`=5.0 lies outside"):
         GaussianPolicy(2, 2, init_log_std=5.0)
-    with pytest.raises(ValueError, match=r"`act_dim` must be a positive integer, got 0"):
+    with pytest.raises(UsageError, match=r"`act_dim` must be a positive integer, got 0"):
         GaussianPolicy(2, 0)
-    with pytest.raises(ValueError, match=r"a state-dependent std needs `obs`"):
+    with pytest.raises(UsageError, match=r"a state-dependent std needs `obs`"):
         GaussianPolicy(2, 2, state_dependent_std=True).std()
 
 
@@ -279,11 +279,10 @@ def test_build_policy_rebuilds_from_config(policy: Policy) -> None:
 def test_build_policy_errors() -> None:
     with pytest.raises(
         ValueError,
-        match=r"unknown policy kind 'mixture'; known kinds: "
-        r"deterministic, gaussian",
+        match=r"unknown policy kind 'mixture'; known kinds: .*deterministic, gaussian",
     ):
         build_policy({"kind": "mixture", "obs_dim": 2, "act_dim": 2})
-    with pytest.raises(ValueError, match=r"cannot build a gaussian policy from .*wings"):
+    with pytest.raises(UsageError, match=r"cannot build a gaussian policy from .*wings"):
         build_policy({"kind": "gaussian", "obs_dim": 2, "act_dim": 2, "wings": 2})
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from shapesafe._modules import evaluating
+from shapesafe import evaluating
 from shapesafe.bc._batch import Batch
 from shapesafe.bc._compat import check_compatible
 from shapesafe.bc._data import Demonstrations

@@ -19,8 +19,8 @@ from typing import Any
 
 from torch import Tensor
 
+from shapesafe import train_step
 from shapesafe._format import add_context
-from shapesafe._modules import train_step
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc._evaluate import mean_metrics
 from shapesafe.bc._fit_setup import OptimizerArg, Run, fit_context, prepare, resume_into

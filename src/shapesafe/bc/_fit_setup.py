@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from shapesafe._config import enabled
+from shapesafe import enabled
 from shapesafe.bc._compat import check_compatible
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc._evaluate import on_device_of, require

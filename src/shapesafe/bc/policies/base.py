@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from shapesafe import evaluating
 from shapesafe._config import STATE
 from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value
-from shapesafe._modules import evaluating
 from shapesafe.bc._batch import Batch, as_batch
 from shapesafe.bc.policies.registry import register
 from shapesafe.errors import DtypeError, ShapeError, UsageError

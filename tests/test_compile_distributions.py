@@ -1,0 +1,229 @@
+"""Every checked distribution under torch.compile: the compile matrix of issue 11.
+
+One program builds all seven distributions from the same batch and calls what each
+defines (construct, log_prob, sample/rsample, entropy, mean/mode). It is compiled with
+``fullgraph=True`` on the eager and inductor backends, with automatic dynamic shapes
+and with ``dynamic=True``, and run over batch sizes 64, 64, 32, 1, 7 (a repeat, a
+smaller batch, a batch of one, a ragged last batch): every output must equal the eager
+run with the same seed. Then a wrong shape, after the good calls, must raise
+shapesafe's own error, catchable as ``shapesafe.ShapeError`` around the compiled call.
+
+One program per configuration keeps the number of (slow) inductor compilations small.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import torch
+from torch import Tensor
+
+import shapesafe
+from shapesafe.distributions import (
+    Bernoulli,
+    Categorical,
+    DiagNormal,
+    GaussianMixture,
+    MultivariateNormal,
+    Normal,
+    TanhNormal,
+)
+
+# torch's own inductor lowering of ``diagonal`` (MultivariateNormal) warns about itself
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch._prims_common.check` is deprecated:FutureWarning"
+)
+
+A, K = 3, 4  # action dim, categories / components
+BATCHES = (64, 64, 32, 1, 7)
+CONFIGS = list(itertools.product(["eager", "inductor"], [None, True]))
+IDS = [f"{backend}-{'dynamic' if dynamic else 'automatic'}" for backend, dynamic in CONFIGS]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dynamo() -> Iterator[None]:
+    torch._dynamo.reset()
+    with torch._inductor.config.patch(fallback_random=True):  # same draws as eager
+        yield
+    torch._dynamo.reset()
+
+
+def inputs(b: int, seed: int = 0) -> dict[str, Tensor]:
+    g = torch.Generator().manual_seed(seed + b)
+    raw = torch.randn(b, K, A, generator=g)
+    return {
+        "loc": torch.randn(b, A, generator=g),
+        "scale": torch.rand(b, A, generator=g) + 0.1,
+        "tril": torch.eye(A) + 0.1 * torch.randn(b, A, A, generator=g).tril(-1),
+        "logits": torch.randn(b, K, generator=g),
+        "locs": raw,
+        "action": torch.rand(b, A, generator=g) * 1.8 - 0.9,
+        "index": torch.randint(0, K, (b,), generator=g),
+        "coin": torch.randint(0, 2, (b,), generator=g).float(),
+    }
+
+
+def program(
+    loc: Tensor,
+    scale: Tensor,
+    tril: Tensor,
+    logits: Tensor,
+    locs: Tensor,
+    action: Tensor,
+    index: Tensor,
+    coin: Tensor,
+) -> list[Tensor]:
+    out: list[Tensor] = []
+    normal = Normal(loc[:, 0], scale[:, 0])
+    out += [normal.log_prob(action[:, 0]), normal.cdf(action[:, 0]), normal.rsample()]
+    out += [normal.entropy(), normal.mean, normal.mode]
+    diag = DiagNormal(loc, scale)
+    out += [diag.log_prob(action), diag.rsample((2,)), diag.sample(), diag.entropy()]
+    out += [diag.mean, diag.mode]
+    tanh = TanhNormal(loc, scale)
+    out += [tanh.log_prob(action), tanh.rsample(), tanh.mode]
+    mvn = MultivariateNormal(loc, scale_tril=tril)
+    out += [mvn.log_prob(action), mvn.rsample(), mvn.entropy(), mvn.mean, mvn.mode]
+    cat = Categorical(logits=logits)
+    out += [cat.log_prob(index), cat.sample().float(), cat.entropy(), cat.mode.float()]
+    coin_flip = Bernoulli(logits=logits[:, 0])
+    out += [coin_flip.log_prob(coin), coin_flip.sample(), coin_flip.entropy(), coin_flip.mean]
+    mix = GaussianMixture(logits, locs, scale[:, None, :].expand(-1, K, -1))
+    out += [mix.log_prob(action), mix.sample(), mix.mean]
+    return out
+
+
+def run_seeded(fn: Callable[..., list[Tensor]], args: dict[str, Tensor]) -> list[Tensor]:
+    torch.manual_seed(123)
+    return fn(**args)
+
+
+@pytest.mark.parametrize(("backend", "dynamic"), CONFIGS, ids=IDS)
+def test_every_distribution_compiles_and_matches_eager(backend: str, dynamic: bool | None) -> None:
+    compiled = torch.compile(program, fullgraph=True, dynamic=dynamic, backend=backend)
+    for i, b in enumerate(BATCHES):
+        args = inputs(b, seed=i)
+        got = run_seeded(compiled, args)
+        expected = run_seeded(program, args)
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected, strict=True):
+            assert g.shape == e.shape
+            torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-5)
+    # after the good calls: a wrong shape still raises shapesafe's error, as itself
+    bad = inputs(8)
+    bad["action"] = bad["action"][:, None, :]  # (B, 1, A): action[:, 0] is (B, A), not (B,)
+    with pytest.raises(shapesafe.ShapeError) as info:
+        compiled(**bad)
+    assert (info.value.function, info.value.argument) == ("Normal.log_prob", "value")
+    assert (info.value.expected, info.value.got) == ("(*sample_shape, 8)", "(8, 3)")
+
+
+def score(loc: Tensor, scale: Tensor, action: Tensor) -> Tensor:
+    return DiagNormal(loc, scale).log_prob(action)
+
+
+def scalar_score(logits: Tensor, index: Tensor) -> Tensor:
+    return Categorical(logits=logits).log_prob(index)
+
+
+def tanh_entropy(loc: Tensor, scale: Tensor) -> Tensor:
+    return TanhNormal(loc, scale).entropy()
+
+
+def mixture_rsample(logits: Tensor, locs: Tensor, scales: Tensor) -> Tensor:
+    return GaussianMixture(logits, locs, scales).rsample()
+
+
+WRONG: list[tuple[str, Callable[..., Any], tuple[Tensor, ...], type, str, str | None]] = [
+    # (case, function, arguments, error class, error function, error argument)
+    (
+        "log_prob batch",
+        score,
+        (torch.zeros(7, 3), torch.ones(7, 3), torch.zeros(6, 3)),
+        shapesafe.ShapeError,
+        "DiagNormal.log_prob",
+        "value",
+    ),
+    (
+        "log_prob trailing one",
+        scalar_score,
+        (torch.zeros(7, 4), torch.zeros(7, 1, dtype=torch.long)),
+        shapesafe.ShapeError,
+        "Categorical.log_prob",
+        "value",
+    ),
+    (
+        "log_prob dtype",
+        scalar_score,
+        (torch.zeros(7, 4), torch.zeros(7)),
+        shapesafe.DtypeError,
+        "Categorical.log_prob",
+        "value",
+    ),
+    (
+        "parameters",
+        score,
+        (torch.zeros(7, 3), torch.ones(3), torch.zeros(7, 3)),
+        shapesafe.ShapeError,
+        "DiagNormal",
+        "scale",
+    ),
+    (
+        "no closed form",
+        tanh_entropy,
+        (torch.zeros(7, 3), torch.ones(7, 3)),
+        shapesafe.UsageError,
+        "TanhNormal.entropy",
+        None,
+    ),
+    (
+        "no rsample",
+        mixture_rsample,
+        (torch.zeros(7, 4), torch.zeros(7, 4, 3), torch.ones(7, 4, 3)),
+        shapesafe.UsageError,
+        "GaussianMixture.rsample",
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(("backend", "dynamic"), CONFIGS, ids=IDS)
+@pytest.mark.parametrize(
+    ("case", "fn", "args", "cls", "function", "argument"), WRONG, ids=[w[0] for w in WRONG]
+)
+def test_wrong_input_raises_our_error_under_compile(
+    backend: str,
+    dynamic: bool | None,
+    case: str,
+    fn: Callable[..., Any],
+    args: tuple[Tensor, ...],
+    cls: type,
+    function: str,
+    argument: str | None,
+) -> None:
+    compiled = torch.compile(fn, fullgraph=True, dynamic=dynamic, backend=backend)
+    with pytest.raises(cls) as info:
+        compiled(*args)
+    err = info.value
+    assert isinstance(err, shapesafe.ShapesafeError)
+    assert (err.function, err.argument) == (function, argument)
+    # the same error, field for field, as in eager mode
+    with pytest.raises(cls) as eager:
+        fn(*args)
+    assert (eager.value.expected, eager.value.got) == (err.expected, err.got)
+
+
+@pytest.mark.parametrize("dynamic", [None, True], ids=["automatic", "dynamic"])
+def test_a_wrong_batch_after_good_ones_recompiles_and_raises(dynamic: bool | None) -> None:
+    compiled = torch.compile(score, fullgraph=True, dynamic=dynamic, backend="eager")
+    for b in BATCHES:
+        compiled(torch.zeros(b, 3), torch.ones(b, 3), torch.zeros(b, 3))
+    with pytest.raises(shapesafe.ShapeError) as info:
+        compiled(torch.zeros(5, 3), torch.ones(4, 3), torch.zeros(5, 3))
+    assert (info.value.function, info.value.argument) == ("DiagNormal", "scale")
+    with pytest.raises(shapesafe.ShapeError) as info:
+        compiled(torch.zeros(5, 3), torch.ones(5, 3), torch.zeros(4, 3))
+    assert (info.value.function, info.value.axis) == ("DiagNormal.log_prob", 0)

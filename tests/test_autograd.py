@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import shapesafe
-from shapesafe._autograd import (
+from shapesafe import (
     AutogradError,
     autograd_graph,
     check_grads,
@@ -20,12 +20,18 @@ from shapesafe._autograd import (
     explain_autograd_errors,
     params_without_grad,
 )
-from shapesafe.errors import ShapeError
+from shapesafe.errors import DtypeError, NonFiniteError, ShapesafeError
 from shapesafe.testing import shapes, tensors
 
 
+def assert_fields(err: ShapesafeError, **fields: Any) -> None:
+    """The structured fields of ``err`` (the wording is pinned in test_messages_torch_safety)."""
+    for name, value in fields.items():
+        assert getattr(err, name) == value, (name, getattr(err, name), value)
+
+
 def reference_unique_fns(root: Any) -> set[Any]:
-    """The seed's loop, with a visited set: every grad_fn reachable from root, once."""
+    """A hand-written grad_fn loop, with a visited set: every grad_fn reachable from root, once."""
     seen: set[Any] = set()
     stack = [root]
     while stack:
@@ -136,17 +142,13 @@ def test_graph_of_a_leaf_and_errors() -> None:
     holder.w = w
     graph = autograd_graph(w, holder)
     assert str(graph) == "#0 w: param (3,) float32"
-    with (
-        pytest.raises(
-            AutogradError,
-            match=r"autograd_graph\(\): `loss` \(2,\) has no grad_fn and does not require grad"
-            r"(?s:.*)hint: was it computed under torch.no_grad\(\)",
-        ),
-        torch.no_grad(),
-    ):
+    with pytest.raises(AutogradError, match="has no grad_fn") as info, torch.no_grad():
         autograd_graph((w * 2)[:2])
-    with pytest.raises(ShapeError, match=r"argument `loss` must be a tensor, got float"):
+    assert_fields(info.value, function="autograd_graph", argument="loss")
+    assert "torch.no_grad()" in (info.value.hint or "")
+    with pytest.raises(DtypeError, match="must be a tensor") as dinfo:
         autograd_graph(1.0)  # type: ignore[arg-type]
+    assert_fields(dinfo.value, function="autograd_graph", argument="loss", got="the float 1.0")
 
 
 # ---------------------------------------------------------------- check_grads
@@ -161,13 +163,14 @@ def test_check_grads_lists_disconnected_parameters() -> None:
         "heads.2.weight",
         "heads.2.bias",
     ]
-    with pytest.raises(
-        AutogradError,
-        match=r"check_grads\(\): 4 of 8 trainable parameters of Heads received no gradient:\n"
-        r"  heads\.1\.weight \(2, 4\)\n  heads\.1\.bias \(2,\)\n(?s:.*)hint: a parameter with no "
-        r"gradient is not used by the loss",
-    ):
+    with pytest.raises(AutogradError, match="received no gradient") as info:
         check_grads(net)
+    assert_fields(
+        info.value,
+        function="check_grads",
+        argument="module",
+        got="heads.1.weight, heads.1.bias, heads.2.weight, heads.2.bias",
+    )
     check_grads(net, ignore=["heads.1.*", "heads.2.*"])
     assert params_without_grad(net, ignore=["heads.[12].weight"]) == [
         "heads.1.bias",
@@ -176,14 +179,14 @@ def test_check_grads_lists_disconnected_parameters() -> None:
 
 
 def test_check_grads_non_finite() -> None:
+    """A NaN gradient raises NonFiniteError, the class every NaN in shapesafe raises."""
     net = nn.Linear(2, 1)
     (net(torch.tensor([[0.0, 1.0]])) * torch.tensor(float("inf"))).sum().backward()
-    with pytest.raises(
-        AutogradError,
-        match=r"2 parameters of Linear got non-finite gradients:\n  weight \(1, 2\): 1 NaN, 1 inf\n"
-        r"  bias \(1,\): 0 NaN, 1 inf\n  hint: non-finite gradients come from",
-    ):
+    with pytest.raises(NonFiniteError, match="got non-finite gradients") as info:
         check_grads(net)
+    assert_fields(
+        info.value, function="check_grads", argument="module", got="2 non-finite gradients"
+    )
     check_grads(net, finite=False)
 
 
@@ -284,7 +287,7 @@ def test_detached_copy_never_aliases(x: torch.Tensor) -> None:
     first = (0,) * y.dim()
     c[first] = 123.0  # outside the drawn range, so a shared write would show
     assert torch.equal(y.detach(), x)
-    # ... whereas the seed's y.detach() shares memory: the trap
+    # ... whereas plain y.detach() shares memory: the trap
     d = y.detach()
     d[first] = 123.0
     assert y[first].item() == 123.0
@@ -292,5 +295,6 @@ def test_detached_copy_never_aliases(x: torch.Tensor) -> None:
 
 
 def test_detached_copy_error() -> None:
-    with pytest.raises(ShapeError, match=r"detached_copy\(\): argument `t` must be a tensor"):
+    with pytest.raises(DtypeError, match="must be a tensor") as info:
         detached_copy(np.zeros(2))  # type: ignore[arg-type]
+    assert_fields(info.value, function="detached_copy", argument="t", got="array (2,) float64")

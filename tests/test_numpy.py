@@ -10,10 +10,24 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jaxtyping import Float, Int
 
-from shapesafe._config import enabled
-from shapesafe._numpy import NonFiniteError, from_numpy, to_numpy
-from shapesafe.errors import DtypeError, ShapeError
+from shapesafe import (
+    DtypeError,
+    NonFiniteError,
+    ShapeError,
+    ShapesafeError,
+    UsageError,
+    enabled,
+    from_numpy,
+    to_numpy,
+)
 from shapesafe.testing import shapes, tensors
+
+
+def assert_fields(err: ShapesafeError, **fields: Any) -> None:
+    """The structured fields of ``err`` (the wording is pinned in test_messages_torch_safety)."""
+    for name, value in fields.items():
+        assert getattr(err, name) == value, (name, getattr(err, name), value)
+
 
 NUMERIC = [
     np.float16,
@@ -136,47 +150,42 @@ def test_from_numpy_read_only_array_gives_writable_tensor_without_warning() -> N
 
 
 def test_from_numpy_refuses_object_string_and_ragged() -> None:
-    with pytest.raises(
-        DtypeError,
-        match=r"from_numpy\(\): argument `array` has object dtype \(array \(2,\) object\), "
-        r"which has no tensor equivalent\n  hint: an object array usually comes from a ragged",
-    ):
+    with pytest.raises(DtypeError, match="has object dtype") as info:
         from_numpy(np.array([np.zeros(2), np.zeros(3)], dtype=object))
-    with pytest.raises(DtypeError, match=r"has string dtype \(array \(1,\) <U3\)"):
+    assert_fields(info.value, function="from_numpy", argument="array", got="object")
+    assert "ragged list" in (info.value.hint or "")
+    with pytest.raises(DtypeError, match="has string dtype") as info:
         from_numpy(np.array(["abc"]))
-    with pytest.raises(DtypeError, match=r"has datetime dtype"):
+    assert_fields(info.value, function="from_numpy", argument="array", got="<U3")
+    with pytest.raises(DtypeError, match="has datetime dtype"):
         from_numpy(np.array(["2024-01-01"], dtype="datetime64[D]"))
-    with pytest.raises(
-        DtypeError,
-        match=r"cannot be made into a numeric array: .*inhomogeneous(?s:.*)hint: the elements "
-        r"have different shapes",
-    ):
+    with pytest.raises(DtypeError, match="cannot be made into a numeric array") as info:
         from_numpy([[1.0, 2.0], [3.0]])
+    assert_fields(info.value, function="from_numpy", argument="array", got="a list of 2 items")
 
 
 def test_from_numpy_refuses_tensors_and_bad_dtype_argument() -> None:
-    with pytest.raises(DtypeError, match=r"is already a torch.Tensor \(2,\)\n  hint: use t.to"):
+    with pytest.raises(DtypeError, match="is already a torch tensor") as info:
         from_numpy(torch.zeros(2))
-    with pytest.raises(DtypeError, match=r"`dtype` must be None, 'keep' or a torch.dtype, got"):
+    assert_fields(info.value, function="from_numpy", argument="array", got="tensor (2,) float32")
+    with pytest.raises(UsageError, match=r"must be None, 'keep' or a torch.dtype") as uinfo:
         from_numpy(np.zeros(2), dtype=np.float32)  # type: ignore[arg-type]
+    assert_fields(uinfo.value, function="from_numpy", argument="dtype")
 
 
 def test_from_numpy_check_finite() -> None:
     a = np.zeros((3, 2))
     a[1, 0] = np.nan
     a[2, 1] = np.inf
-    with pytest.raises(
-        NonFiniteError,
-        match=r"from_numpy\(\): argument `array` \(array \(3, 2\) float64\) holds 1 NaN and 1 "
-        r"inf values \(first at index \(1, 0\)\)\n  hint: the simulator diverged",
-    ):
+    with pytest.raises(NonFiniteError, match=r"first at index \(1, 0\)") as info:
         from_numpy(a, check_finite=True)
-    with pytest.raises(NonFiniteError, match=r"holds 1 NaN and 0 inf value\n"):
+    assert_fields(info.value, function="from_numpy", argument="array", got="1 NaN, 1 inf")
+    with pytest.raises(NonFiniteError, match="holds 1 NaN and 0 inf value") as info:
         from_numpy(np.float64("nan"), check_finite=True)
-    with pytest.raises(
-        NonFiniteError, match=r"holds values up to 1e\+39 that overflow to inf in float32"
-    ):
+    assert_fields(info.value, function="from_numpy", got="1 NaN, 0 inf")
+    with pytest.raises(NonFiniteError, match="overflow to inf in float32") as info:
         from_numpy(np.array([1.0, 1e39]), check_finite=True)
+    assert_fields(info.value, function="from_numpy", argument="array", got="max |value| 1e+39")
     # the same values pass when not asked to check, or with float64 kept
     assert torch.isnan(from_numpy(a)).any()
     assert from_numpy(np.array([1e39]), dtype=torch.float64, check_finite=True).item() == 1e39
@@ -249,15 +258,17 @@ def test_to_numpy_errors_and_spec() -> None:
     dims: dict[str, Any] = {}
     to_numpy(torch.zeros(3, 2), "n d", dims=dims)
     assert dims == {"n": 3, "d": 2}
-    with pytest.raises(DtypeError, match=r"to_numpy\(\): argument `tensor` must be a torch.Tensor"):
+    with pytest.raises(DtypeError, match=r"must be a torch.Tensor") as info:
         to_numpy(np.zeros(2))  # type: ignore[arg-type]
-    with pytest.raises(DtypeError, match=r"is a torch.sparse_coo tensor\n  hint: densify"):
+    assert_fields(info.value, function="to_numpy", argument="tensor", got="array (2,) float64")
+    with pytest.raises(DtypeError, match="is a sparse_coo tensor") as info:
         to_numpy(torch.ones(2).to_sparse())
+    assert_fields(info.value, function="to_numpy", argument="tensor", got="sparse_coo")
     with pytest.raises(ShapeError, match=r"to_numpy\(\): argument `tensor` axis 1"):
         to_numpy(torch.zeros(3, 2), "n d", dims={"d": 3})
 
 
-def test_the_seeds_detach_numpy_trap_is_real() -> None:
+def test_the_detach_numpy_trap_is_real() -> None:
     """The aliasing to_numpy avoids: detach().numpy() shares memory with y."""
     y = torch.ones(3, requires_grad=True)
     y.detach().numpy()[0] = 5.0
@@ -268,44 +279,39 @@ def test_the_seeds_detach_numpy_trap_is_real() -> None:
 
 
 def test_from_numpy_refuses_silently_lossy_conversions() -> None:
-    with pytest.raises(
-        DtypeError,
-        match=r"from_numpy\(\): argument `array` \(array \(1,\) complex128\) is complex, but "
-        r"dtype float32 is real: the imaginary part would be silently discarded\n  hint: ",
-    ):
+    with pytest.raises(DtypeError, match="imaginary part would be silently discarded") as info:
         from_numpy(np.array([1 + 2j]), dtype=torch.float32)
+    assert_fields(
+        info.value,
+        function="from_numpy",
+        argument="dtype",
+        expected="a complex dtype",
+        got="float32",
+    )
     assert from_numpy(np.array([1 + 2j]), dtype=torch.complex128).item() == 1 + 2j
     # uint64 beyond int64 would wrap to a negative index
     big = np.array([0, 2**63 + 5], dtype=np.uint64)
-    with pytest.raises(
-        DtypeError,
-        match=r"from_numpy\(\): argument `array` \(array \(2,\) uint64\) holds "
-        r"9223372036854775813, which does not fit in int64",
-    ):
+    with pytest.raises(DtypeError, match="does not fit in int64") as info:
         from_numpy(big)
+    assert_fields(info.value, function="from_numpy", argument="array", got=str(2**63 + 5))
     ok = np.array([0, 2**63 - 1], dtype=np.uint64)
     assert from_numpy(ok).tolist() == [0, 2**63 - 1]
     # dtype="keep" on a dtype torch lacks: a shapesafe error, not torch's TypeError
     if np.dtype(np.longdouble).itemsize > 8:
-        with pytest.raises(
-            DtypeError, match=r"has dtype float\d+, which torch has no equivalent for, so "
-        ):
+        with pytest.raises(DtypeError, match="has no torch equivalent") as info:
             from_numpy(np.array([1.0], dtype=np.longdouble), dtype="keep")
+        assert_fields(info.value, function="from_numpy", argument="dtype")
         assert from_numpy(np.array([1.5], dtype=np.longdouble)).item() == 1.5
 
 
 def test_from_numpy_check_finite_catches_integer_overflow_to_float16() -> None:
-    with pytest.raises(
-        NonFiniteError,
-        match=r"\(array \(1,\) int64\) holds values up to 7e\+04 that overflow "
-        r"to inf in float16",
-    ):
+    with pytest.raises(NonFiniteError, match="overflow to inf in float16") as info:
         from_numpy(np.array([70000]), dtype=torch.float16, check_finite=True)
+    assert_fields(info.value, function="from_numpy", argument="array", got="max |value| 7e+04")
     assert from_numpy(np.array([60000]), dtype=torch.float16, check_finite=True).item() == 60000
 
 
 def test_to_numpy_refuses_meta_tensors() -> None:
-    with pytest.raises(
-        DtypeError, match=r"to_numpy\(\): argument `tensor` \(2,\) is a meta tensor, which has no"
-    ):
+    with pytest.raises(DtypeError, match="is a meta tensor") as info:
         to_numpy(torch.zeros(2, device="meta"))
+    assert_fields(info.value, function="to_numpy", argument="tensor", got="a meta tensor")

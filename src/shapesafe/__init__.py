@@ -5,45 +5,14 @@ Submodules: ``shapesafe.ops`` (checked ops), ``shapesafe.distributions``,
 """
 
 # the checker
-# autograd
-from shapesafe._autograd import AutogradGraph as AutogradGraph
-from shapesafe._autograd import GraphNode as GraphNode
-from shapesafe._autograd import autograd_graph as autograd_graph
-from shapesafe._autograd import check_grads as check_grads
-from shapesafe._autograd import detached_copy as detached_copy
-from shapesafe._autograd import explain_autograd_error as explain_autograd_error
-from shapesafe._autograd import explain_autograd_errors as explain_autograd_errors
-from shapesafe._autograd import params_without_grad as params_without_grad
 from shapesafe._check import check as check
 from shapesafe._check import check_shape as check_shape
-
-# checkpoints
-from shapesafe._checkpoint import CheckpointInfo as CheckpointInfo
-from shapesafe._checkpoint import assert_same_state as assert_same_state
-from shapesafe._checkpoint import capture_rng_state as capture_rng_state
-from shapesafe._checkpoint import inspect_checkpoint as inspect_checkpoint
-from shapesafe._checkpoint import load_checkpoint as load_checkpoint
-from shapesafe._checkpoint import restore_rng_state as restore_rng_state
-from shapesafe._checkpoint import save_checkpoint as save_checkpoint
 
 # switches
 from shapesafe._config import disable as disable
 from shapesafe._config import enable as enable
 from shapesafe._config import enabled as enabled
 from shapesafe._config import is_enabled as is_enabled
-
-# modules and training steps
-from shapesafe._modules import AuditReport as AuditReport
-from shapesafe._modules import Finding as Finding
-from shapesafe._modules import StepStats as StepStats
-from shapesafe._modules import audit as audit
-from shapesafe._modules import evaluating as evaluating
-from shapesafe._modules import sgd_step as sgd_step
-from shapesafe._modules import train_step as train_step
-
-# numpy boundary
-from shapesafe._numpy import from_numpy as from_numpy
-from shapesafe._numpy import to_numpy as to_numpy
 
 # errors
 from shapesafe.errors import AnnotationError as AnnotationError
@@ -68,6 +37,32 @@ from shapesafe.ops import unsqueeze as unsqueeze
 # strict broadcasting
 from shapesafe.strict import allow_broadcasting as allow_broadcasting
 from shapesafe.strict import strict_broadcasting as strict_broadcasting
+
+# torch-safety utilities: numpy boundary, autograd, audit, training step, checkpoints
+from shapesafe.torch_safety import AuditReport as AuditReport
+from shapesafe.torch_safety import AutogradGraph as AutogradGraph
+from shapesafe.torch_safety import CheckpointInfo as CheckpointInfo
+from shapesafe.torch_safety import Finding as Finding
+from shapesafe.torch_safety import GraphNode as GraphNode
+from shapesafe.torch_safety import StepStats as StepStats
+from shapesafe.torch_safety import assert_same_state as assert_same_state
+from shapesafe.torch_safety import audit as audit
+from shapesafe.torch_safety import autograd_graph as autograd_graph
+from shapesafe.torch_safety import capture_rng_state as capture_rng_state
+from shapesafe.torch_safety import check_grads as check_grads
+from shapesafe.torch_safety import detached_copy as detached_copy
+from shapesafe.torch_safety import evaluating as evaluating
+from shapesafe.torch_safety import explain_autograd_error as explain_autograd_error
+from shapesafe.torch_safety import explain_autograd_errors as explain_autograd_errors
+from shapesafe.torch_safety import from_numpy as from_numpy
+from shapesafe.torch_safety import inspect_checkpoint as inspect_checkpoint
+from shapesafe.torch_safety import load_checkpoint as load_checkpoint
+from shapesafe.torch_safety import params_without_grad as params_without_grad
+from shapesafe.torch_safety import restore_rng_state as restore_rng_state
+from shapesafe.torch_safety import save_checkpoint as save_checkpoint
+from shapesafe.torch_safety import sgd_step as sgd_step
+from shapesafe.torch_safety import to_numpy as to_numpy
+from shapesafe.torch_safety import train_step as train_step
 
 __version__ = "0.1.0"
 

@@ -115,19 +115,33 @@ def no_closed_form(name: str, what: str, hint: str) -> UsageError:
 
 @dataclass(frozen=True)
 class ValueDtype:
-    """What ``log_prob``'s ``value`` must hold: integer class indices, or floats."""
+    """Which dtypes ``log_prob``'s ``value`` may have (complex never)."""
 
-    integer: bool
+    floats: bool
+    integers: bool
+    bools: bool
     expected: str
     hint: str
 
     def accepts(self, dtype: torch.dtype) -> bool:
-        if self.integer:
-            return not (dtype.is_floating_point or dtype.is_complex)
-        return dtype.is_floating_point
+        if dtype.is_floating_point:
+            return self.floats
+        if dtype == torch.bool:
+            return self.bools
+        return self.integers and not dtype.is_complex
 
     def error(self, name: str, method: str, dtype: torch.dtype) -> ShapesafeError:
         return dtype_error(name, method, dtype, self.expected, self.hint)
+
+
+#: the values of a distribution over real numbers (the Gaussians)
+REAL_VALUES = ValueDtype(
+    floats=True,
+    integers=True,
+    bools=False,
+    expected="real numbers (a floating-point tensor)",
+    hint="value.float()",
+)
 
 
 def no_entropy(name: str, draw: str) -> UsageError:
@@ -224,8 +238,18 @@ class Checked(Distribution):
                 trace_time_check(_dtype_error_at_trace_time, 3, False, cls, method, value)
             raise kind.error(cls.__name__, method, value.dtype)
 
+    def _empty_result(self, value: Tensor) -> Tensor:
+        """The result for a value whose ``sample_shape + batch_shape`` has a size-0 axis:
+        torch's sum over event axes fails there (it reshapes to ``(0, -1)``)."""
+        dtype = getattr(self, self._given[0]).dtype
+        if value.is_floating_point():
+            dtype = torch.promote_types(dtype, value.dtype)
+        return torch.zeros(value.shape[: value.dim() - self._nev], dtype=dtype)
+
     def _checked_call(self, method: str, impl: Any, value: Any) -> Tensor:
         self._check_value(value, method)
+        if self._nev and 0 in value.shape[: value.dim() - self._nev]:
+            return self._empty_result(value)
         if self._validate_args and not self._torch_validates:
             self._validate_sample(value)
         out: Tensor = impl(value)

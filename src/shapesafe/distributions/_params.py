@@ -50,6 +50,7 @@ class Param:
         scalar_ok: a Python number (or a 0-d tensor) may stand for it; it broadcasts.
         one_of: parameters with the same tag are alternatives: exactly one is given.
         rank_hint: the hint when it has too few axes.
+        linalg: it goes through a matrix factorization, which needs float32 or float64.
     """
 
     name: str
@@ -58,6 +59,7 @@ class Param:
     scalar_ok: bool = False
     one_of: str = ""
     rank_hint: str | None = None
+    linalg: bool = False
 
     def layout(self) -> str:
         return "(" + ", ".join(["*batch", *self.dims]) + ")"
@@ -109,6 +111,17 @@ def _as_tensor(fn: str, p: Param, x: Any) -> Tensor | None:
                 expected="a floating-point tensor",
                 got=str(x.dtype).removeprefix("torch."),
                 hint=f"convert it with {p.name}.float()",
+            )
+        if p.linalg and x.dtype not in (torch.float32, torch.float64):
+            raise error(
+                DtypeError,
+                f"has dtype {str(x.dtype).removeprefix('torch.')}; torch's Cholesky "
+                f"factorization needs float32 or float64",
+                function=fn,
+                argument=p.name,
+                expected="float32 or float64",
+                got=str(x.dtype).removeprefix("torch."),
+                hint=f"{p.name}.float() (and .to(dtype) of the result, if needed)",
             )
         return None if (p.scalar_ok and x.dim() == 0) else x
     if p.scalar_ok and isinstance(x, (int, float)) and not isinstance(x, bool):

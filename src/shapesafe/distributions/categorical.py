@@ -37,7 +37,9 @@ class Categorical(Checked, _TorchCategorical):
     )
     _event_rank: ClassVar[int] = 0
     _value_dtype: ClassVar[ValueDtype | None] = ValueDtype(
-        integer=True,
+        floats=False,
+        integers=True,
+        bools=True,
         expected="integer class indices",
         hint="value.long() (torch would truncate floats silently: 0.999 -> 0)",
     )
@@ -89,7 +91,11 @@ class Bernoulli(Checked, _TorchBernoulli):
     )
     _event_rank: ClassVar[int] = 0
     _value_dtype: ClassVar[ValueDtype | None] = ValueDtype(
-        integer=False, expected="floats 0.0/1.0", hint="value.float()"
+        floats=True,
+        integers=False,
+        bools=False,
+        expected="floats 0.0/1.0",
+        hint="value.float()",
     )
 
     def __init__(

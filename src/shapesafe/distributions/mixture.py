@@ -9,7 +9,7 @@ from torch.distributions import Categorical as _TorchCategorical
 from torch.distributions import Independent, MixtureSameFamily
 from torch.distributions import Normal as _TorchNormal
 
-from shapesafe.distributions._base import Checked, no_entropy, raise_
+from shapesafe.distributions._base import REAL_VALUES, Checked, ValueDtype, no_entropy, raise_
 from shapesafe.distributions._constraints import LogitRows, Positive, Real
 from shapesafe.distributions._params import Param, Table
 from shapesafe.distributions._shapes import broadcast_shapes
@@ -42,6 +42,7 @@ class GaussianMixture(Checked, MixtureSameFamily):
         Param("scales", ("K", "D"), Positive("standard deviations"), scalar_ok=True),
     )
     _event_rank: ClassVar[int] = 1
+    _value_dtype: ClassVar[ValueDtype | None] = REAL_VALUES
 
     def __init__(
         self,

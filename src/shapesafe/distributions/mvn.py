@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 from torch import Tensor
 from torch.distributions import MultivariateNormal as _TorchMultivariateNormal
 
-from shapesafe.distributions._base import Checked
+from shapesafe._config import STATE
+from shapesafe.distributions._base import REAL_VALUES, Checked, ValueDtype
 from shapesafe.distributions._constraints import LowerCholesky, PositiveDefinite, Real
 from shapesafe.distributions._params import Param, Table
 
@@ -19,6 +20,7 @@ def _matrix(name: str, constraint: Any) -> Param:
         constraint,
         one_of="matrix",
         rank_hint=f"for a diagonal covariance use torch.diag_embed({name})",
+        linalg=True,
     )
 
 
@@ -50,6 +52,7 @@ class MultivariateNormal(Checked, _TorchMultivariateNormal):
         _matrix("scale_tril", LowerCholesky()),
     )
     _event_rank: ClassVar[int] = 1
+    _value_dtype: ClassVar[ValueDtype | None] = REAL_VALUES
 
     def __init__(
         self,
@@ -70,11 +73,21 @@ class MultivariateNormal(Checked, _TorchMultivariateNormal):
         self._init_checked(values, validate_args, broadcast)
 
     def _build(self, values: dict[str, Any], validate_args: bool | None, broadcast: bool) -> None:
-        _TorchMultivariateNormal.__init__(
-            self,
-            values["loc"],
-            values["covariance_matrix"],
-            values["precision_matrix"],
-            values["scale_tril"],
-            validate_args=validate_args,
-        )
+        try:
+            _TorchMultivariateNormal.__init__(
+                self,
+                values["loc"],
+                values["covariance_matrix"],
+                values["precision_matrix"],
+                values["scale_tril"],
+                validate_args=validate_args,
+            )
+        except RuntimeError:  # torch.linalg.LinAlgError
+            if not STATE.enabled:
+                raise
+            # validate_args=False skipped the value check, but torch factorizes the matrix
+            # anyway: explain which one failed (the check finds it), as with validation on
+            for name in ("covariance_matrix", "precision_matrix"):
+                if values[name] is not None:
+                    PositiveDefinite().check(type(self).__name__, name, values[name])
+            raise

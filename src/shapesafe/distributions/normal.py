@@ -11,7 +11,7 @@ from torch.distributions import Independent
 from torch.distributions import Normal as _TorchNormal
 
 from shapesafe._config import STATE
-from shapesafe.distributions._base import Checked
+from shapesafe.distributions._base import REAL_VALUES, Checked, ValueDtype
 from shapesafe.distributions._constraints import Positive, Real
 from shapesafe.distributions._params import Param, Table
 
@@ -26,6 +26,7 @@ class LocScale(Checked):
     """The constructor shared by the Gaussians parameterized by ``(loc, scale)``."""
 
     _table: ClassVar[Table] = LOC_SCALE
+    _value_dtype: ClassVar[ValueDtype | None] = REAL_VALUES
 
     def __init__(
         self,

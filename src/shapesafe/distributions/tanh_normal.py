@@ -19,7 +19,7 @@ from torch.distributions import Normal as _TorchNormal
 from torch.distributions.transforms import TanhTransform
 
 from shapesafe._config import STATE
-from shapesafe.distributions._base import no_closed_form, no_entropy, raise_
+from shapesafe.distributions._base import ValueDtype, no_closed_form, no_entropy, raise_
 from shapesafe.distributions.normal import VectorLocScale
 
 
@@ -57,6 +57,14 @@ class TanhNormal(VectorLocScale, TransformedDistribution):
     #: values are clamped to ``+-(1 - eps)`` before ``atanh`` (or the dtype's epsilon,
     #: if larger: float16 cannot hold ``1 - 1e-6``)
     eps: ClassVar[float] = 1e-6
+    _value_dtype: ClassVar[ValueDtype | None] = ValueDtype(
+        floats=True,
+        integers=False,
+        bools=False,
+        expected="floats in [-1, 1]",
+        hint="value.float() (integer actions for a squashed Gaussian are usually a discrete "
+        "action passed to a continuous policy)",
+    )
     base_dist: Independent[_TorchNormal]
 
     def _build(self, values: dict[str, Any], validate_args: bool | None, broadcast: bool) -> None:
@@ -81,6 +89,8 @@ class TanhNormal(VectorLocScale, TransformedDistribution):
         batch_shape``, finite at +-1."""
         if STATE.enabled:
             self._check_value(value, "log_prob")
+            if 0 in value.shape[: value.dim() - 1]:
+                return self._empty_result(value)
         if self._validate_args:
             self._validate_sample(value)
         x = self._pre_tanh(value)

@@ -20,7 +20,7 @@ from shapesafe import (
     explain_autograd_errors,
     params_without_grad,
 )
-from shapesafe.errors import DtypeError, NonFiniteError, ShapesafeError
+from shapesafe.errors import DtypeError, NonFiniteError, ShapesafeError, UsageError
 from shapesafe.testing import shapes, tensors
 
 
@@ -298,3 +298,37 @@ def test_detached_copy_error() -> None:
     with pytest.raises(DtypeError, match="must be a tensor") as info:
         detached_copy(np.zeros(2))  # type: ignore[arg-type]
     assert_fields(info.value, function="detached_copy", argument="t", got="array (2,) float64")
+
+
+# ---------------------------------------------------------------- issue 11: hardening
+
+
+@pytest.mark.parametrize("module", [None, "net", torch.zeros(2), [nn.Linear(1, 1)]])
+def test_params_without_grad_and_check_grads_refuse_a_non_module(module: Any) -> None:
+    """Issue 11: params_without_grad(None) leaked "'NoneType' object has no attribute"."""
+    for fn in (params_without_grad, check_grads):
+        with pytest.raises(UsageError, match=r"must be a torch.nn.Module") as info:
+            fn(module)
+        assert_fields(info.value, function=fn.__name__, argument="module")
+
+
+@pytest.mark.parametrize("ignore", [None, 3, [1], ["ok", None]])
+def test_ignore_must_be_name_globs(ignore: Any) -> None:
+    with pytest.raises(UsageError, match="must be a list of name globs") as info:
+        params_without_grad(nn.Linear(1, 1), ignore=ignore)
+    assert_fields(info.value, function="params_without_grad", argument="ignore")
+    # a single glob string is accepted as one pattern, not split into characters
+    assert params_without_grad(nn.Linear(1, 1), ignore="*") == []
+
+
+@pytest.mark.parametrize(
+    ("module", "inputs", "argument"),
+    [("net", None, "module"), (None, [torch.ones(1)], "inputs"), (None, {1: 2}, "inputs")],
+)
+def test_autograd_graph_refuses_bad_module_and_inputs(
+    module: Any, inputs: Any, argument: str
+) -> None:
+    loss = (torch.ones(2, requires_grad=True) * 2).sum()
+    with pytest.raises(UsageError) as info:
+        autograd_graph(loss, module, inputs=inputs)
+    assert_fields(info.value, function="autograd_graph", argument=argument)

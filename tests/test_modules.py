@@ -446,3 +446,163 @@ def test_train_step_call_order_and_bad_optimizer() -> None:
     with pytest.raises(UsageError, match=r"must be a torch.optim.Optimizer") as info:
         train_step(net, loss_fn, torch.ones(3, 2), None)  # type: ignore[arg-type]
     assert_fields(info.value, function="train_step", argument="optimizer", got="None")
+
+
+# ---------------------------------------------------------------- issue 11: hardening
+
+
+def _net_and_opt() -> tuple[nn.Module, torch.optim.Optimizer, list[torch.Tensor]]:
+    torch.manual_seed(0)
+    net = nn.Linear(3, 1)
+    return net, torch.optim.SGD(net.parameters(), lr=0.1), [p.clone() for p in net.parameters()]
+
+
+@pytest.mark.parametrize("bad", [-1.0, 0.0, 0, math.nan, math.inf, -math.inf, True, "1.0", [1.0]])
+def test_train_step_refuses_a_bad_max_grad_norm_before_doing_anything(bad: Any) -> None:
+    """Issue 11: -1.0 flipped every gradient, NaN wrote NaN weights, 0 was a no-op."""
+    net, opt, before = _net_and_opt()
+    calls: list[int] = []
+
+    def loss_fn(m: nn.Module, b: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return m(b).pow(2).mean()
+
+    with pytest.raises(UsageError, match="must be a finite number > 0") as info:
+        train_step(net, loss_fn, torch.ones(4, 3), opt, max_grad_norm=bad)
+    assert_fields(
+        info.value, function="train_step", argument="max_grad_norm", expected="a finite number > 0"
+    )
+    assert calls == []  # refused before the forward pass
+    assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
+    assert all(p.grad is None for p in net.parameters())
+
+
+def test_train_step_max_grad_norm_none_means_no_clipping() -> None:
+    net, opt, _ = _net_and_opt()
+    ref, ref_opt, _ = _net_and_opt()
+    x = torch.full((4, 3), 10.0)
+    stats = train_step(net, lambda m, b: m(b).pow(2).mean(), x, opt, max_grad_norm=None)
+    ref_opt.zero_grad()
+    ref(x).pow(2).mean().backward()
+    ref_opt.step()
+    assert stats.grad_norm is None
+    assert all(torch.equal(p, q) for p, q in zip(ref.parameters(), net.parameters()))
+
+
+def test_train_step_refuses_a_complex_or_integer_loss() -> None:
+    """Issue 11: a complex loss leaked torch's RuntimeError from backward()."""
+    net, opt, before = _net_and_opt()
+    with pytest.raises(DtypeError, match="backward\\(\\) needs a real floating loss") as info:
+        train_step(net, lambda m, b: m(b).sum().to(torch.complex64), torch.ones(2, 3), opt)
+    assert_fields(
+        info.value, function="train_step", argument="return value of loss_fn", got="complex64"
+    )
+    with pytest.raises(DtypeError, match="real floating loss") as info:
+        train_step(net, lambda m, b: m(b).argmax(), torch.ones(2, 3), opt)
+    assert_fields(info.value, got="int64")
+    assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
+
+
+@pytest.mark.parametrize("loss_fn", [None, "mse", 3, torch.zeros(())])
+def test_train_step_refuses_a_non_callable_loss(loss_fn: Any) -> None:
+    """Issue 11: a non-callable loss_fn leaked "'str' object is not callable"."""
+    net, opt, before = _net_and_opt()
+    with pytest.raises(UsageError, match=r"must be a function loss_fn\(model, batch\)") as info:
+        train_step(net, loss_fn, torch.ones(2, 3), opt)
+    assert_fields(info.value, function="train_step", argument="loss_fn", expected="a callable")
+    assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
+
+
+@pytest.mark.parametrize("params", [None, 3, "w", {"w": torch.ones(1)}, [torch.ones(1), None]])
+def test_sgd_step_refuses_what_is_not_parameters(params: Any) -> None:
+    """Issue 11: sgd_step(None) leaked "'NoneType' object is not iterable"."""
+    with pytest.raises(UsageError) as info:
+        sgd_step(params, lr=0.1)
+    assert_fields(info.value, function="sgd_step", argument="params")
+
+
+@pytest.mark.parametrize("lr", [math.nan, math.inf, "0.1", None, True])
+def test_sgd_step_refuses_a_non_finite_or_non_numeric_lr(lr: Any) -> None:
+    w = torch.ones(2, requires_grad=True)
+    w.grad = torch.ones(2)
+    with pytest.raises(UsageError, match="must be a finite number >= 0") as info:
+        sgd_step([w], lr=lr)
+    assert_fields(info.value, function="sgd_step", argument="lr")
+    assert torch.equal(w.detach(), torch.ones(2))
+
+
+@pytest.mark.parametrize("optimizer", ["opt", 1, [], object()])
+def test_audit_refuses_what_is_not_an_optimizer(optimizer: Any) -> None:
+    """Issue 11: audit(net, "opt") leaked "'str' object has no attribute 'param_groups'"."""
+    with pytest.raises(UsageError, match=r"must be a torch.optim.Optimizer or None") as info:
+        audit(nn.Linear(1, 1), optimizer)
+    assert_fields(info.value, function="audit", argument="optimizer")
+
+
+def test_audit_strict_error_lists_the_kinds() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.heads = [nn.Linear(2, 1)]
+
+    with pytest.raises(AuditError, match="1 problem") as info:
+        audit(Net(), strict=True)
+    assert_fields(info.value, function="audit", argument="module")
+    assert info.value.got == "1 problem: unregistered_module"
+
+
+# ---------------------------------------------------------------- fuzz: train_step
+
+_ODD = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=3),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+_LOSSES = {
+    "mean": lambda m, b: m(b).pow(2).mean(),
+    "no_mean": lambda m, b: m(b).pow(2),
+    "item": lambda m, b: m(b).pow(2).mean().item(),
+    "nan": lambda m, b: m(b).mean() * math.nan,
+    "inf_grad": lambda m, b: (m(b) * torch.tensor(math.inf)).mean() * 0.0,
+    "detached": lambda m, b: m(b).pow(2).mean().detach(),
+    "complex": lambda m, b: m(b).mean().to(torch.complex64),
+    "int": lambda m, b: (m(b) > 0).sum(),
+    "none": lambda m, b: None,
+}
+
+
+@pytest.mark.values
+@given(
+    max_grad_norm=st.one_of(_ODD, st.floats(1e-3, 1e3)),
+    loss=st.sampled_from(sorted(_LOSSES)),
+    batch=st.sampled_from([(4, 3), (1, 3), (0, 3)]),
+)
+def test_train_step_fuzz_either_matches_torch_or_refuses_untouched(
+    max_grad_norm: Any, loss: str, batch: tuple[int, ...]
+) -> None:
+    """Odd max_grad_norm values and loss functions: either the same update as the plain
+    torch loop, or a ShapesafeError with the parameters exactly as they were."""
+    net, opt, before = _net_and_opt()
+    ref, ref_opt, _ = _net_and_opt()
+    x = torch.randn(batch)
+    try:
+        stats = train_step(net, _LOSSES[loss], x, opt, max_grad_norm=max_grad_norm)
+    except ShapesafeError:
+        assert all(torch.equal(p, q) for p, q in zip(before, net.parameters()))
+        return
+    ref_opt.zero_grad()
+    value = _LOSSES[loss](ref, x)
+    value.backward()
+    norm = None
+    if max_grad_norm is not None:
+        norm = float(nn.utils.clip_grad_norm_(list(ref.parameters()), max_grad_norm))
+    ref_opt.step()
+    assert stats.loss == float(value.detach())
+    assert stats.grad_norm == norm
+    for p, q in zip(ref.parameters(), net.parameters()):
+        assert torch.equal(p, q)
+        assert bool(torch.isfinite(q).all())

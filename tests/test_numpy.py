@@ -315,3 +315,126 @@ def test_to_numpy_refuses_meta_tensors() -> None:
     with pytest.raises(DtypeError, match="is a meta tensor") as info:
         to_numpy(torch.zeros(2, device="meta"))
     assert_fields(info.value, function="to_numpy", argument="tensor", got="a meta tensor")
+
+
+# ---------------------------------------------------------------- issue 11: hardening
+
+
+def test_from_numpy_longdouble_to_any_float_dtype() -> None:
+    """Issue 11: longdouble to a dtype numpy lacks (bfloat16) leaked torch's TypeError."""
+    a = np.array([1.5, -2.25], dtype=np.longdouble)
+    for target in (torch.bfloat16, torch.float16, torch.float32, torch.float64):
+        t = from_numpy(a, dtype=target)
+        assert t.dtype == target and t.tolist() == [1.5, -2.25]
+    c = np.array([1.5 + 2j], dtype=np.clongdouble)
+    assert from_numpy(c, dtype=torch.complex64).item() == 1.5 + 2j
+
+
+@pytest.mark.parametrize("target", [torch.int64, torch.int32, torch.uint8, torch.bool])
+def test_from_numpy_refuses_nan_to_integer(target: torch.dtype) -> None:
+    """numpy turns NaN into -2**63 when cast to int64, silently; refused even unchecked."""
+    with pytest.raises(NonFiniteError, match="cannot be converted to") as info:
+        from_numpy(np.array([1.0, np.nan, np.inf]), dtype=target)
+    assert_fields(info.value, function="from_numpy", argument="array", got="1 NaN, 1 inf")
+    assert from_numpy(np.array([1.0, 2.0]), dtype=target).dtype == target
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"dtype": torch.quint8}, "dtype"),
+        ({"device": "nope"}, "device"),
+        ({"dims": 5, "spec": "a"}, "dims"),
+        ({"check_finite": "yes"}, "check_finite"),
+    ],
+)
+def test_from_numpy_refuses_bad_keyword_values(kwargs: dict[str, Any], argument: str) -> None:
+    with pytest.raises(UsageError) as info:
+        from_numpy(np.zeros(3), **kwargs)
+    assert_fields(info.value, function="from_numpy", argument=argument)
+
+
+# ---------------------------------------------------------------- fuzz: from_numpy
+
+FUZZ_DTYPES = [
+    *NUMERIC,
+    np.uint64,
+    np.longdouble,
+    np.clongdouble,
+    ">f8",
+    ">f4",
+    ">i8",
+    ">u2",
+    ">c16",
+]
+FUZZ_TARGETS = [
+    None,
+    "keep",
+    torch.float16,
+    torch.bfloat16,
+    torch.float32,
+    torch.float64,
+    torch.int8,
+    torch.int64,
+    torch.uint8,
+    torch.bool,
+    torch.complex64,
+    torch.complex128,
+]
+
+
+@st.composite
+def odd_arrays(draw: st.DrawFn) -> np.ndarray:
+    dt = np.dtype(draw(st.sampled_from(FUZZ_DTYPES)))
+    shape = draw(st.lists(st.integers(0, 3), max_size=3).map(tuple))
+    a = draw(hnp.arrays(dt, shape))  # NaN, inf and extreme values included
+    view = draw(st.sampled_from(["plain", "reversed", "transposed", "strided"]))
+    if view == "reversed" and a.ndim:
+        a = a[::-1]
+    elif view == "transposed":
+        a = a.T
+    elif view == "strided" and a.ndim:
+        a = a[::2]
+    return a
+
+
+def _reference(a: np.ndarray, target: torch.dtype) -> torch.Tensor:
+    """What numpy's own cast gives, then torch for dtypes numpy lacks."""
+    with np.errstate(all="ignore"):
+        try:
+            twin = torch.empty((), dtype=target).numpy().dtype
+        except (TypeError, RuntimeError):
+            wide = {"f": np.float64, "c": np.complex128}.get(
+                a.dtype.kind, a.dtype.newbyteorder("=")
+            )
+            return torch.from_numpy(np.array(a.astype(wide), order="C")).to(target)
+        return torch.from_numpy(np.array(a.astype(twin), order="C"))
+
+
+@pytest.mark.values
+@given(a=odd_arrays(), target=st.sampled_from(FUZZ_TARGETS), check_finite=st.booleans())
+def test_from_numpy_fuzz_matches_numpy_or_refuses(
+    a: np.ndarray, target: Any, check_finite: bool
+) -> None:
+    """Any numeric dtype (big-endian, longdouble, unsigned, complex), 0-size and
+    non-contiguous arrays, NaN/inf, any target: numpy's cast, or a ShapesafeError."""
+    try:
+        t = from_numpy(a, dtype=target, check_finite=check_finite)
+    except ShapesafeError:
+        return
+    assert tuple(t.shape) == a.shape and t.is_contiguous()
+    if target not in (None, "keep"):
+        assert t.dtype == target
+    expected = _reference(a, t.dtype)
+    assert expected.dtype == t.dtype
+    assert torch.equal(t, expected) or (
+        (t.is_floating_point() or t.is_complex())
+        and torch.equal(t.isnan(), expected.isnan())
+        and torch.equal(t.nan_to_num(0.0), expected.nan_to_num(0.0))
+    )
+    if a.dtype.kind in "fc" and not (t.is_floating_point() or t.is_complex()):
+        assert np.isfinite(a).all()  # NaN never silently became an integer
+    if a.dtype.kind == "c":
+        assert t.is_complex()  # the imaginary part was never dropped
+    if check_finite and a.dtype.kind in "fc":
+        assert bool(torch.isfinite(t).all()) or not (t.is_floating_point() or t.is_complex())

@@ -150,7 +150,7 @@ def test_accepts_exactly_the_matching_shapes(
         axis = info.value.axis
         if axis is not None:  # a size problem: the message names the axis
             assert 0 <= axis < len(shape)
-            assert f"argument `{failing}` axis {axis} ('" in msg
+            assert f"argument `{failing}` axis {axis}" in msg
         else:  # only a rank problem goes without an axis; it shows both shapes
             assert not _rank_fits(tokens, shape, memo)
             assert "expected shape (" in msg and ", got shape (" in msg
@@ -268,7 +268,7 @@ def test_missing_batch_axis_hint() -> None:
         return obs
 
     with pytest.raises(
-        ShapeError, match=r"may be missing its batch axis; did you mean obs\.unsqueeze\(0\)\?"
+        ShapeError, match=r"missing its leading \(batch\) axis; .* obs\.unsqueeze\(0\)"
     ):
         act(torch.zeros(3))
 
@@ -312,9 +312,7 @@ def test_generic_annotation_checked_with_beartype() -> None:
         return sum(sizes)
 
     assert f([1, 2]) == 3
-    with pytest.raises(
-        DtypeError, match=r"f\(\): argument `sizes`: expected list\[int\], got list"
-    ):
+    with pytest.raises(DtypeError, match=r"f\(\): argument `sizes`\[0\]: expected int, got str"):
         f(["1", "2"])
 
 
@@ -535,7 +533,7 @@ def test_module_forward_and_staticmethod() -> None:
     net = Net()
     assert net(torch.zeros(4, 3)).shape == (4, 2)
     with pytest.raises(
-        ShapeError, match=r"Net\.forward\(\): argument `x` axis 1 \('3'\): expected 3, got 4"
+        ShapeError, match=r"Net\.forward\(\): argument `x` axis 1: expected 3, got 4"
     ):
         net(torch.zeros(4, 4))
     with pytest.raises(

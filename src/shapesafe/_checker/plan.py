@@ -1,0 +1,441 @@
+"""Annotations become a small tree of nodes, once, at decoration time.
+
+One frozen dataclass per node kind (the type says what is checked, no ``kind`` string):
+an array annotation, a plain class, a beartype-checked hint, ``None``, a union of arrays
+and classes, a fixed-length tuple, a NamedTuple or dataclass of annotated fields, a loop
+over the items of a ``tuple[X, ...]``, ``list[X]``, ``*args`` or ``**kwargs``, and the
+shape attributes of a distribution spec. :func:`flatten` lists them in the order the
+checks run; an error names a node by its index in that list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import types
+import typing
+from collections.abc import Callable, Sequence
+from typing import Any, Union
+
+import numpy as np
+import torch
+from jaxtyping import AbstractArray
+
+from shapesafe._checker.dims import Dim, parse_dim_string
+from shapesafe.errors import AnnotationError
+
+_UNION_TYPES: tuple[Any, ...] = (Union, types.UnionType)
+
+# --------------------------------------------------------------------------------------
+# dtypes: jaxtyping names dtypes by string ("float32"); resolve them once, here
+
+_TORCH_DTYPES: dict[str, torch.dtype] = {}
+for _v in vars(torch).values():
+    if isinstance(_v, torch.dtype):
+        _TORCH_DTYPES.setdefault(repr(_v).rsplit(".", 1)[-1], _v)
+
+_NUMPY_TYPES: dict[str, type] = {}
+for _t in set(np.sctypeDict.values()):
+    try:
+        _dt = np.dtype(_t)
+    except TypeError:  # pragma: no cover - exotic numpy scalar types
+        continue
+    _NUMPY_TYPES.setdefault(_dt.type.__name__, _dt.type)
+
+
+def _match_dtype_names(patterns: Sequence[Any], names: Sequence[str]) -> list[str]:
+    out = []
+    for name in names:
+        for pat in patterns:
+            if (type(pat) is str and pat == name) or (
+                isinstance(pat, re.Pattern) and pat.match(name)
+            ):
+                out.append(name)
+                break
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ArraySpec:
+    """A parsed array annotation (or a shape attribute of a distribution).
+
+    ``numpy_types`` holds numpy *scalar types* (``np.float32``), not dtypes: a
+    big-endian ``>f4`` array has a dtype unequal to ``float32`` but the same scalar
+    type, and jaxtyping accepts it.
+    """
+
+    text: str
+    types: tuple[type, ...]  # () means: any object with the shape attribute
+    torch_dtypes: frozenset[torch.dtype] | None  # None: any dtype
+    numpy_types: frozenset[type] | None
+    dtype_name: str
+    dims: tuple[Dim, ...]
+    var_index: int | None
+    shape_attr: str = "shape"
+
+    @property
+    def rank(self) -> int:
+        return len(self.dims) - (self.var_index is not None)
+
+
+def _array_text(hint: Any) -> str:
+    dtype_name = getattr(getattr(hint, "dtype", None), "__name__", "Shaped")
+    at = getattr(hint, "array_type", None)
+    at_name = getattr(at, "__name__", None) or str(at)
+    return f'{dtype_name}[{at_name}, "{hint.dim_str}"]'
+
+
+def is_jaxtyping_array(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, AbstractArray) and hint is not AbstractArray
+
+
+def parse_array(hint: Any) -> ArraySpec:
+    """Parse one jaxtyping array annotation class."""
+    array_type = hint.array_type
+    if array_type is torch.Tensor or (
+        isinstance(array_type, type) and issubclass(array_type, torch.Tensor)
+    ):
+        types_: tuple[type, ...] = (torch.Tensor,)
+    elif array_type is np.ndarray:
+        types_ = (np.ndarray,)
+    elif array_type is Any or array_type is object:
+        types_ = (torch.Tensor, np.ndarray)
+    else:
+        raise AnnotationError(
+            f"{_array_text(hint)}: shapesafe checks torch.Tensor and numpy.ndarray "
+            f"annotations, not {array_type!r}"
+        )
+    dtypes = hint.dtypes
+    if isinstance(dtypes, (list, tuple)):
+        tnames = _match_dtype_names(dtypes, list(_TORCH_DTYPES))
+        nnames = _match_dtype_names(dtypes, list(_NUMPY_TYPES))
+        torch_dtypes: frozenset[torch.dtype] | None = frozenset(_TORCH_DTYPES[n] for n in tnames)
+        numpy_types: frozenset[type] | None = frozenset(_NUMPY_TYPES[n] for n in nnames)
+    else:  # jaxtyping's "any dtype" sentinel (Shaped)
+        torch_dtypes = numpy_types = None
+    dims, var_index = parse_dim_string(hint.dim_str)
+    return ArraySpec(
+        text=_array_text(hint),
+        types=types_,
+        torch_dtypes=torch_dtypes,
+        numpy_types=numpy_types,
+        dtype_name=getattr(hint.dtype, "__name__", "Shaped"),
+        dims=dims,
+        var_index=var_index,
+    )
+
+
+def shape_spec(dim_str: str, attr: str, text: str) -> ArraySpec:
+    """A spec that checks only ``getattr(value, attr)`` (a shape) against ``dim_str``."""
+    dims, var_index = parse_dim_string(dim_str)
+    return ArraySpec(text, (), None, None, "", dims, var_index, shape_attr=attr)
+
+
+def loose_spec(dim_str: str) -> ArraySpec:
+    """A spec for a plain dim string: any tensor or ndarray, any dtype."""
+    dims, var_index = parse_dim_string(dim_str)
+    return ArraySpec(repr(dim_str), (torch.Tensor, np.ndarray), None, None, "", dims, var_index)
+
+
+# --------------------------------------------------------------------------------------
+# nodes: one class per kind of check. `where` is "argument `x`", "argument `x`[0]",
+# "argument `x`.field" or "return value"; `text` is the annotation as written.
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayNode:
+    where: str
+    text: str
+    spec: ArraySpec
+    optional: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassNode:
+    """``isinstance(value, classes)`` (``float`` accepts ``int``: PEP 484's tower)."""
+
+    where: str
+    text: str
+    classes: tuple[type, ...]
+    optional: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class BearNode:
+    """Any other hint (``list[int]``, ``Literal``, ``Callable``): beartype decides."""
+
+    where: str
+    text: str
+    bear: Callable[[Any], bool]
+
+
+@dataclasses.dataclass(frozen=True)
+class NoneNode:
+    where: str
+    text: str = "None"
+
+
+@dataclasses.dataclass(frozen=True)
+class SkipNode:
+    """A tuple element annotated ``Any``: keeps the element indices aligned."""
+
+    where: str
+    text: str = "Any"
+
+
+@dataclasses.dataclass(frozen=True)
+class UnionNode:
+    """A union of array specs, class tuples and ``None`` (the first member that fits
+    wins, and only its bindings are kept)."""
+
+    where: str
+    text: str
+    members: tuple[ArraySpec | tuple[type, ...] | None, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class TupleNode:
+    where: str
+    text: str
+    children: tuple[Node, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class StructNode:
+    """A NamedTuple or dataclass: its class, then each annotated field."""
+
+    where: str
+    text: str
+    cls: type
+    fields: tuple[str, ...]
+    children: tuple[Node, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopNode:
+    """Every item of a homogeneous container (``tuple[X, ...]``, ``list[X]``,
+    ``*args``) or every value of ``**kwargs``; dims bind across all items."""
+
+    where: str
+    text: str
+    classes: tuple[type, ...]  # () for *args / **kwargs (always a tuple / dict)
+    child: ArrayNode | ClassNode | BearNode
+    over_values: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class AttrsNode:
+    """An object with shape attributes (a distribution: ``batch_shape``, ...)."""
+
+    where: str
+    text: str
+    classes: tuple[type, ...]
+    attrs: tuple[ArraySpec, ...]
+
+
+Node = (
+    ArrayNode
+    | ClassNode
+    | BearNode
+    | NoneNode
+    | SkipNode
+    | UnionNode
+    | TupleNode
+    | StructNode
+    | LoopNode
+    | AttrsNode
+)
+
+
+def hint_text(hint: Any) -> str:
+    if is_jaxtyping_array(hint):
+        return _array_text(hint)
+    if hint is None or hint is type(None):
+        return "None"
+    if typing.get_origin(hint) in _UNION_TYPES:
+        return " | ".join(hint_text(a) for a in typing.get_args(hint))
+    if isinstance(hint, type):
+        return hint.__qualname__
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if isinstance(origin, type) and args and typing.get_origin(hint) is not typing.Annotated:
+        parts = ["..." if a is Ellipsis else hint_text(a) for a in args]
+        return f"{origin.__qualname__}[{', '.join(parts)}]"
+    return repr(hint).replace("typing.", "")
+
+
+def _unwrap_annotated(hint: Any) -> Any:
+    if typing.get_origin(hint) is typing.Annotated:
+        base, *meta = typing.get_args(hint)
+        for m in meta:
+            if callable(getattr(m, "__shapesafe_spec__", None)):
+                return m
+        return _unwrap_annotated(base)
+    return hint
+
+
+def _bear(hint: Any, where: str) -> BearNode:
+    from beartype import BeartypeConf
+    from beartype.door import TypeHint
+
+    try:
+        th = TypeHint(hint)
+    except Exception as exc:
+        raise AnnotationError(f"{where}: cannot check the annotation {hint!r}: {exc}") from None
+    # beartype's default: containers are spot-checked (one random item per call)
+    conf = BeartypeConf(is_pep484_tower=True)
+
+    def bearable(value: Any) -> bool:
+        return bool(th.is_bearable(value, conf=conf))
+
+    return BearNode(where, hint_text(hint), bearable)
+
+
+_PLAIN_FLOAT = (int, float)
+_PLAIN_COMPLEX = (int, float, complex)
+
+
+def _plain_classes(hint: Any) -> tuple[type, ...] | None:
+    """Classes to isinstance-check for a plain class hint (PEP 484 numeric tower)."""
+    if hint is float:
+        return _PLAIN_FLOAT
+    if hint is complex:
+        return _PLAIN_COMPLEX
+    if isinstance(hint, type) and typing.get_origin(hint) is None and not is_jaxtyping_array(hint):
+        if getattr(hint, "__parameters__", ()):
+            return None
+        return (hint,)
+    return None
+
+
+def build_node(hint: Any, where: str) -> Node | None:
+    """Compile one annotation into a check-tree node (``None``: nothing to check)."""
+    hint = _unwrap_annotated(hint)
+    if hint is Any or hint is inspect.Parameter.empty or hint is object:
+        return None
+    if hint is None or hint is type(None):
+        return NoneNode(where)
+    text = hint_text(hint)
+    spec_fn = getattr(hint, "__shapesafe_spec__", None)
+    if callable(spec_fn):
+        cls, shape_items = spec_fn()
+        attrs = tuple(shape_spec(dim_str, attr, text) for attr, dim_str in shape_items)
+        return AttrsNode(where, text, (cls,), attrs)
+    if is_jaxtyping_array(hint):
+        return ArrayNode(where, text, parse_array(hint))
+    origin = typing.get_origin(hint)
+    if origin in _UNION_TYPES:
+        return _union(hint, where, text)
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return _loop(hint, args[0], (tuple,), where, text)
+        if args == ((),):
+            args = ()
+        kids = [build_node(a, f"{where}[{i}]") for i, a in enumerate(args)]
+        return TupleNode(
+            where,
+            text,
+            tuple(k if k is not None else SkipNode(f"{where}[{i}]") for i, k in enumerate(kids)),
+        )
+    if origin is list and len(typing.get_args(hint)) == 1:
+        # checked item by item (not beartype's one random item), so that dims inside a
+        # list bind with the other arguments, as jaxtyping does
+        return _loop(hint, typing.get_args(hint)[0], (list,), where, text)
+    if origin is not None:
+        # dict[...], Literal[...], Callable[...], ...: beartype decides
+        return _bear(hint, where)
+    if isinstance(hint, type):
+        if issubclass(hint, tuple) and hasattr(hint, "_fields"):
+            return _struct(hint, where, text, list(hint._fields))
+        if dataclasses.is_dataclass(hint):
+            return _struct(hint, where, text, [f.name for f in dataclasses.fields(hint)])
+        classes = _plain_classes(hint)
+        if classes is not None:
+            return ClassNode(where, text, classes)
+    if isinstance(hint, typing.TypeVar):
+        return None
+    return _bear(hint, where)
+
+
+def _loop(hint: Any, item: Any, classes: tuple[type, ...], where: str, text: str) -> Node:
+    elem = build_node(item, where + "[i]")
+    if elem is None:
+        return ClassNode(where, text, classes)
+    if not isinstance(elem, (ArrayNode, ClassNode)):
+        return _bear(hint, where)
+    return LoopNode(where, text, classes, elem)
+
+
+def _union(hint: Any, where: str, text: str) -> Node | None:
+    args = typing.get_args(hint)
+    non_none = [a for a in args if a is not type(None)]
+    optional = len(non_none) < len(args)
+    if len(non_none) == 1:
+        inner = build_node(non_none[0], where)
+        if inner is None:
+            return None
+        if isinstance(inner, (ArrayNode, ClassNode)):
+            return dataclasses.replace(inner, optional=optional, text=text)
+    merged = _merge_array_union(non_none)
+    if merged is not None:
+        return ArrayNode(where, text, merged, optional)
+    members: list[ArraySpec | tuple[type, ...] | None] = []
+    for a in args:
+        a = _unwrap_annotated(a)
+        classes = _plain_classes(a)
+        if a is type(None):
+            members.append(None)
+        elif is_jaxtyping_array(a):
+            members.append(parse_array(a))
+        elif classes is not None:
+            members.append(classes)
+        else:
+            return _bear(hint, where)
+    return UnionNode(where, text, tuple(members))
+
+
+def _merge_array_union(hints: list[Any]) -> ArraySpec | None:
+    """``Float[Tensor | np.ndarray, "n"]`` (a union of one annotation over several array
+    types, as jaxtyping expands it) becomes one spec accepting either type."""
+    if len(hints) < 2 or not all(is_jaxtyping_array(h) for h in hints):
+        return None
+    if len({(h.dim_str, repr(h.dtypes)) for h in hints}) != 1:
+        return None
+    specs = [parse_array(h) for h in hints]
+    types_: tuple[type, ...] = tuple(dict.fromkeys(t for sp in specs for t in sp.types))
+    torch_dtypes = next((sp.torch_dtypes for sp in specs if torch.Tensor in sp.types), None)
+    numpy_types = next((sp.numpy_types for sp in specs if np.ndarray in sp.types), None)
+    names = " | ".join(t.__name__ for t in types_)
+    first = specs[0]
+    text = f'{first.dtype_name}[{names}, "{hints[0].dim_str}"]'
+    return dataclasses.replace(
+        first, text=text, types=types_, torch_dtypes=torch_dtypes, numpy_types=numpy_types
+    )
+
+
+def _struct(cls: type, where: str, text: str, names: list[str]) -> StructNode:
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except Exception as exc:
+        raise AnnotationError(
+            f"{where}: cannot read the field annotations of {text}: {exc}"
+        ) from None
+    fields: list[str] = []
+    kids: list[Node] = []
+    for name in names:
+        if name not in hints:
+            continue
+        kid = build_node(hints[name], f"{where}.{name}")
+        if kid is not None:
+            fields.append(name)
+            kids.append(kid)
+    return StructNode(where, text, cls, tuple(fields), tuple(kids))
+
+
+def flatten(node: Node, out: list[Node]) -> None:
+    """Pre-order: the order in which checks run (and node indices for errors)."""
+    out.append(node)
+    if isinstance(node, (TupleNode, StructNode)):
+        for kid in node.children:
+            flatten(kid, out)

@@ -1,0 +1,203 @@
+"""The wrapper function around the generated body (:mod:`.codegen`): the checked
+function's own signature, the failure path, and generator / coroutine flavours.
+
+When a check fails the body calls ``_ss_fail(k, <values of checks 0..k>)``. Eagerly
+that raises :func:`.explain.explain`'s error. While compiling, raising from traced code
+would become a dynamo error, so ``_ss_fail`` instead calls dynamo's ``comptime`` hook
+with a callback that reads ``_ss_fail``'s own locals (the check index ``_ss_k`` and the
+values ``_ss_v0..``) as dynamo variables -- ``comptime`` can only see the frame that
+called it, which is why the values travel as named parameters -- and raises the same
+error at compile time, through :func:`shapesafe._compile.passthrough`.
+
+Why the parameters are forwarded one by one instead of ``*args, **kwargs``: the wrapper
+has the checked function's exact signature (defaults included), so every argument is a
+plain local the checks can read without any binding step, and a wrong call fails with
+Python's own ``TypeError``, as the unwrapped function would.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import inspect
+import linecache
+from collections.abc import Callable
+from typing import Any
+
+from shapesafe import _config
+from shapesafe._checker.codegen import Generator
+from shapesafe._checker.explain import Plan, explain, explain_compiling
+from shapesafe._checker.plan import Node
+from shapesafe._compile import is_compiling, passthrough
+from shapesafe.errors import AnnotationError
+
+_P = inspect.Parameter
+
+
+def signature_parts(sig: inspect.Signature, ns: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The wrapper's parameter list (defaults become namespace constants) and the call
+    that forwards every parameter to the checked function exactly as received."""
+    header: list[str] = []
+    call: list[str] = []
+    saw_star = False
+    params = list(sig.parameters.values())
+    for i, p in enumerate(params):
+        if p.name.startswith("_ss_"):
+            raise AnnotationError(f"parameter names starting with '_ss_' are reserved: {p.name}")
+        default = ""
+        if p.default is not p.empty:
+            ns[f"_ss_d{i}"] = p.default
+            default = f"=_ss_d{i}"
+        if p.kind is _P.POSITIONAL_ONLY:
+            header.append(p.name + default)
+            call.append(p.name)
+            if i + 1 == len(params) or params[i + 1].kind is not _P.POSITIONAL_ONLY:
+                header.append("/")
+        elif p.kind is _P.POSITIONAL_OR_KEYWORD:
+            header.append(p.name + default)
+            call.append(p.name)
+        elif p.kind is _P.VAR_POSITIONAL:
+            header.append("*" + p.name)
+            call.append("*" + p.name)
+            saw_star = True
+        elif p.kind is _P.KEYWORD_ONLY:
+            if not saw_star:
+                header.append("*")
+                saw_star = True
+            header.append(p.name + default)
+            call.append(f"{p.name}={p.name}")
+        else:
+            header.append("**" + p.name)
+            call.append("**" + p.name)
+    return header, call
+
+
+def _explain_at_compile_time(plan: Plan, ctx: Any) -> None:
+    # `ctx` sees the locals of `_ss_fail`, the frame that called comptime: the index of
+    # the failed check and the value of each check up to it (see the module docstring)
+    k = int(ctx.get_local("_ss_k").as_python_constant())
+    with passthrough():
+        explain_compiling(plan, k, tuple(ctx.get_local(f"_ss_v{i}") for i in range(k + 1)))
+
+
+def _register_source(fn_name: str, source: str) -> str:
+    """A linecache entry so tracebacks and dynamo show the generated lines. Named by a
+    hash of the source: decorating the same function again (in a loop, per instance)
+    reuses one entry instead of adding one per decoration."""
+    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
+    filename = f"<shapesafe check of {fn_name} {digest}>"
+    if filename not in linecache.cache:
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    return filename
+
+
+def _safe_name(fn: Callable[..., Any]) -> str:
+    name = getattr(fn, "__name__", "checked")
+    return name if name.isidentifier() and not name.startswith("_ss_") else "checked"
+
+
+class Flavor(enum.Enum):
+    """What kind of function the wrapper must be (``inspect`` tells them apart)."""
+
+    PLAIN = "def"
+    GENERATOR = "generator"
+    COROUTINE = "coroutine"
+    ASYNC_GENERATOR = "async generator"
+
+
+def flavor_of(fn: Callable[..., Any]) -> Flavor:
+    if inspect.isasyncgenfunction(fn):
+        return Flavor.ASYNC_GENERATOR
+    if inspect.iscoroutinefunction(fn):
+        return Flavor.COROUTINE
+    if inspect.isgeneratorfunction(fn):
+        return Flavor.GENERATOR
+    return Flavor.PLAIN
+
+
+def generate(
+    fn: Callable[..., Any],
+    sig: inspect.Signature,
+    plan: Plan,
+    arg_nodes: list[tuple[str, Node]],
+    ret_node: Node | None,
+    flavor: Flavor,
+) -> Callable[..., Any]:
+    """Build, compile and return the wrapper's function object."""
+    gen = Generator(plan)
+    header, call = signature_parts(sig, gen.ns)
+    call_str = ", ".join(call)
+    k = 0
+    for name, node in arg_nodes:
+        gen.node_vars.append(name)
+        k = gen.node(k, node, name, 1)
+    if gen.deferred:
+        gen.flush_deferred(plan.arg_end, 1)
+    # generators and coroutines stay what they are, so `inspect` and asyncio still see a
+    # generator / coroutine function; their arguments are then checked when the body
+    # starts (first next() / await), as the function's own first lines would run
+    if flavor is Flavor.GENERATOR:
+        gen.emit(1, f"return (yield from _ss_fn({call_str}))")
+    elif flavor is Flavor.COROUTINE:
+        gen.emit(1, f"return await _ss_fn({call_str})")
+    elif flavor is Flavor.ASYNC_GENERATOR:
+        gen.emit(1, f"async for _ss_item in _ss_fn({call_str}):")
+        gen.emit(2, "yield _ss_item")
+    elif ret_node is not None:
+        gen.node_vars.append("_ss_r")
+        gen.emit(1, f"_ss_r = _ss_fn({call_str})")
+        gen.node(k, ret_node, "_ss_r", 1)
+        if gen.deferred:
+            gen.flush_deferred(len(plan.nodes) - 1, 1)
+        gen.emit(1, "return _ss_r")
+    else:
+        gen.emit(1, f"return _ss_fn({call_str})")
+
+    n = len(plan.nodes)
+    all_values = ", ".join(f"_ss_v{i}" for i in range(n))
+    fail_params = ", ".join(f"_ss_v{i}=None" for i in range(n))
+    keyword = "async def" if flavor in (Flavor.COROUTINE, Flavor.ASYNC_GENERATOR) else "def"
+    if flavor is Flavor.ASYNC_GENERATOR:
+        disabled = (
+            f"        async for _ss_item in _ss_fn({call_str}):\n"
+            "            yield _ss_item\n"
+            "        return"
+        )
+    elif flavor is Flavor.GENERATOR:
+        disabled = f"        return (yield from _ss_fn({call_str}))"
+    elif flavor is Flavor.COROUTINE:
+        disabled = f"        return await _ss_fn({call_str})"
+    else:
+        disabled = f"        return _ss_fn({call_str})"
+    src = [
+        "def _ss_ct(ctx):\n    _ss_explain_compiling(_ss_plan, ctx)\n",
+        f"def _ss_fail(_ss_k, {fail_params}):",
+        "    if _ss_compiling():",
+        "        _ss_comptime(_ss_ct)",
+        f"    raise _ss_explain(_ss_plan, _ss_k, ({all_values},)) from None",
+        "",
+        f"{keyword} {_safe_name(fn)}({', '.join(header)}):",
+        "    if not _ss_cfg.enabled:",
+        disabled,
+    ]
+    src += [f"    {var} = None" for var in sorted(gen.maybe)]
+    src += [f"    {var} = []" for var in sorted(gen.lists)]
+    src += gen.lines
+    source = "\n".join(src) + "\n"
+    from torch._dynamo.comptime import comptime
+
+    ns = gen.ns
+    ns.update(
+        _ss_fn=fn,
+        _ss_cfg=_config.STATE,
+        _ss_plan=plan,
+        _ss_compiling=is_compiling,
+        _ss_comptime=comptime,
+        _ss_explain=explain,
+        _ss_explain_compiling=_explain_at_compile_time,
+    )
+    filename = _register_source(plan.fn_name, source)
+    exec(compile(source, filename, "exec"), ns)
+    wrapper: Callable[..., Any] = ns[_safe_name(fn)]
+    wrapper.__shapesafe_source__ = source  # type: ignore[attr-defined]
+    return wrapper

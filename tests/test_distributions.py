@@ -628,14 +628,15 @@ def test_strategies_produce_valid_parameters(
 
 
 def test_strategy_argument_errors() -> None:
-    with pytest.raises(
-        ValueError, match=r"scales\(\): need 0 < min_value <= max_value, got 0.0 and 1.0"
-    ):
-        scales(3, min_value=0.0, max_value=1.0)
-    with pytest.raises(ValueError, match=r"covariance_matrices\(\): jitter must be > 0, got 0"):
-        covariance_matrices((), 2, jitter=0)
-    with pytest.raises(ValueError, match=r"probability_vectors\(\): shape \(\) needs a last axis"):
-        probability_vectors(())
+    for call, function, argument in [
+        (lambda: scales(3, min_value=0.0, max_value=1.0), "scales", "min_value"),
+        (lambda: locs(3, bound=-1.0), "locs", "min_value"),
+        (lambda: covariance_matrices((), 2, jitter=0), "covariance_matrices", "jitter"),
+        (lambda: probability_vectors(()), "probability_vectors", "shape"),
+    ]:
+        with pytest.raises(UsageError) as info:
+            call()
+        assert (info.value.function, info.value.argument) == (function, argument)
 
 
 @values

@@ -23,10 +23,31 @@ from shapesafe.distributions import (
     TanhNormal,
 )
 from shapesafe.errors import ShapesafeError
+from shapesafe.testing import covariance_matrices, probability_vectors, scales
 
 E = torch.zeros
 
 MESSAGES = [
+    (
+        "strategy_range",
+        lambda: scales(3, min_value=0.0, max_value=1.0),
+        "scales() argument `min_value`: need 0 < min_value <= max_value, got 0.0 and 1.0\n"
+        "  expected: 0 < min_value <= max_value\n"
+        "  got: 0.0 and 1.0",
+    ),
+    (
+        "strategy_jitter",
+        lambda: covariance_matrices((), 2, jitter=0),
+        "covariance_matrices() argument `jitter`: jitter must be > 0, got 0\n"
+        "  expected: > 0\n"
+        "  got: 0",
+    ),
+    (
+        "strategy_categories",
+        lambda: probability_vectors(()),
+        "probability_vectors() argument `shape`: shape () needs a last axis (the categories) "
+        "of size >= 1\n  expected: (*batch, K) with K >= 1\n  got: ()",
+    ),
     (
         "normal_trailing_one",
         lambda: Normal(E(64), torch.ones(64)).log_prob(E((64, 1))),

@@ -27,6 +27,9 @@ import torch
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from shapesafe._format import error, fmt_shape
+from shapesafe.errors import UsageError
+
 __all__ = [
     "covariance_matrices",
     "locs",
@@ -62,8 +65,14 @@ def _to_torch(arr: Any, dtype: torch.dtype) -> torch.Tensor:
 
 def _check_range(name: str, lo: float, hi: float, *, positive: bool = False) -> None:
     if not lo <= hi or (positive and lo <= 0):
-        raise ValueError(
-            f"{name}(): need {'0 < ' if positive else ''}min_value <= max_value, got {lo} and {hi}"
+        need = f"{'0 < ' if positive else ''}min_value <= max_value"
+        raise error(
+            UsageError,
+            f"need {need}, got {lo} and {hi}",
+            function=name,
+            argument="min_value",
+            expected=need,
+            got=f"{lo} and {hi}",
         )
 
 
@@ -136,8 +145,13 @@ def probability_vectors(
 
     def build(s: tuple[int, ...]) -> st.SearchStrategy[torch.Tensor]:
         if len(s) < 1 or s[-1] < 1:
-            raise ValueError(
-                f"probability_vectors(): shape {s} needs a last axis (the categories) of size >= 1"
+            raise error(
+                UsageError,
+                f"shape {fmt_shape(s)} needs a last axis (the categories) of size >= 1",
+                function="probability_vectors",
+                argument="shape",
+                expected="(*batch, K) with K >= 1",
+                got=fmt_shape(s),
             )
         return _array(s, elements).map(normalize)
 
@@ -215,8 +229,15 @@ def covariance_matrices(
     >>> bool((torch.linalg.eigvalsh(c) > 0).all()), torch.equal(c, c.mT)
     (True, True)
     """
-    if jitter <= 0:
-        raise ValueError(f"covariance_matrices(): jitter must be > 0, got {jitter}")
+    if not jitter > 0:
+        raise error(
+            UsageError,
+            f"jitter must be > 0, got {jitter}",
+            function="covariance_matrices",
+            argument="jitter",
+            expected="> 0",
+            got=repr(jitter),
+        )
 
     def cov(tril: Any) -> torch.Tensor:
         c = tril @ np.swapaxes(tril, -1, -2) + jitter * np.eye(dim)

@@ -1981,3 +1981,24 @@ def test_fuzz_findings_are_refused_clearly() -> None:
         got = d.log_prob(torch.zeros(4, 0, 2))
         assert got.shape == (4, 0) and got.dtype == torch.float32
     assert DiagNormal(torch.zeros(2), torch.ones(2)).log_prob(torch.zeros(0, 2)).shape == (0,)
+
+
+@pytest.mark.parametrize(("batch", "got"), [((3, 4), "batch_shape (3, 4)"), ((), "batch_shape ()")])
+def test_dist_annotation_with_the_wrong_batch_rank_is_a_shape_error(
+    batch: tuple[int, ...], got: str
+) -> None:
+    # was: AttributeError: 'DiagNormal' object has no attribute 'shape'
+    @check
+    def act(pi: DiagNormal["batch", "act"]) -> None:
+        return None
+
+    @check
+    def pick(pi: Dist[Categorical, "batch"]) -> None:
+        return None
+
+    with pytest.raises(ShapeError, match="batch_shape") as info:
+        act(DiagNormal(torch.zeros(*batch, 2), torch.ones(*batch, 2)))
+    assert (info.value.function, info.value.argument, info.value.got) == ("act", "pi", got)
+    with pytest.raises(ShapeError, match="batch_shape") as info:
+        pick(Categorical(logits=torch.zeros(*batch, 5)))
+    assert (info.value.function, info.value.argument, info.value.got) == ("pick", "pi", got)

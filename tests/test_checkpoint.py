@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import pickle
 import signal
@@ -794,3 +795,326 @@ def test_save_into_missing_directory_names_the_directory(tmp_path: Path) -> None
     assert_fields(info.value, function="save_checkpoint", argument="path")
     assert str(tmp_path / "nope") in str(info.value)
     assert not (tmp_path / "nope").exists()
+
+
+# ---------------------------------------------------------------- issue 11: hardening
+
+
+def _rewrite(path: Path, edit: Any) -> None:
+    """Load a checkpoint's raw payload, let ``edit`` change it, recompute the checksum
+    and write it back: a file that is internally inconsistent but passes the checksum."""
+    from shapesafe.torch_safety.checkpoint._payload import FIELDS, _checksum
+
+    obj = torch.load(path, weights_only=True)
+    edit(obj)
+    payload = {k: obj[k] for k in FIELDS if k != "checksum"}
+    obj["checksum"] = _checksum(payload, validate=False, function="test")
+    torch.save(obj, path)
+
+
+def _snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_inconsistent_manifest_is_refused_before_any_weight_is_copied(tmp_path: Path) -> None:
+    """Issue 11: manifest (1, 3), payload (5, 5), checksum recomputed: the first layer
+    was already overwritten when load_state_dict failed on the second."""
+    path = tmp_path / "i.pt"
+    save_checkpoint(path, nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1)))
+
+    def edit(obj: dict[str, Any]) -> None:
+        obj["state_dict"]["1.weight"] = torch.randn(5, 5)  # the manifest still says (1, 3)
+
+    _rewrite(path, edit)
+    target = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    before = _snapshot(target)
+    with pytest.raises(CheckpointError, match="manifest disagrees with its data") as info:
+        load_checkpoint(path, target)
+    assert_fields(info.value, function="load_checkpoint", argument="path")
+    assert "'1.weight': manifest (1, 3), data (5, 5)" in str(info.value.got)
+    assert_same_state(before, target)
+    with pytest.raises(CheckpointError, match="manifest disagrees"):
+        inspect_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda o: o["manifest"].pop("0.bias"),
+        lambda o: o["manifest"].update({"ghost": ((1,), "torch.float32")}),
+        lambda o: o["manifest"].update({"0.bias": ((3,), "torch.float64")}),
+    ],
+    ids=["unlisted", "ghost", "dtype"],
+)
+def test_other_manifest_inconsistencies_are_refused(tmp_path: Path, edit: Any) -> None:
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, nn.Sequential(nn.Linear(2, 3)))
+    _rewrite(path, edit)
+    target = nn.Sequential(nn.Linear(2, 3))
+    before = _snapshot(target)
+    with pytest.raises(CheckpointError, match="manifest disagrees with its data"):
+        load_checkpoint(path, target)
+    assert_same_state(before, target)
+
+
+def test_a_failure_while_copying_leaves_module_and_optimizer_untouched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Even a failure no check foresaw (here: the optimizer refusing its state after the
+    module was loaded) leaves both objects as they were."""
+    torch.manual_seed(0)
+    net = MLP([3, 4, 2])
+    opt = torch.optim.Adam(net.parameters())
+    net(torch.randn(2, 3)).sum().backward()
+    opt.step()
+    save_checkpoint(tmp_path / "a.pt", net, opt)
+    target = MLP([3, 4, 2])
+    target_opt = torch.optim.Adam(target.parameters())
+    before, opt_before = _snapshot(target), str(target_opt.state_dict())
+
+    def refuse(state: Any) -> None:
+        raise ValueError("loaded state dict contains a parameter group that doesn't match")
+
+    monkeypatch.setattr(target_opt, "load_state_dict", refuse)
+    with pytest.raises(CheckpointError, match="could not be copied in") as info:
+        load_checkpoint(tmp_path / "a.pt", target, target_opt)
+    assert_fields(info.value, function="load_checkpoint", got="ValueError")
+    assert_same_state(before, target)
+    assert str(target_opt.state_dict()) == opt_before
+
+
+def test_malformed_optimizer_state_is_refused_before_copying(tmp_path: Path) -> None:
+    net = MLP([3, 4, 2])
+    save_checkpoint(tmp_path / "o.pt", net, torch.optim.SGD(net.parameters(), lr=0.1))
+    _rewrite(tmp_path / "o.pt", lambda o: o["optimizer"].update({"param_groups": "x"}))
+    target = MLP([3, 4, 2])
+    before = _snapshot(target)
+    with pytest.raises(CheckpointError, match="saved optimizer state is malformed") as info:
+        load_checkpoint(tmp_path / "o.pt", target, torch.optim.SGD(target.parameters(), lr=0.1))
+    assert_fields(info.value, function="load_checkpoint", argument="optimizer")
+    assert_same_state(before, target)
+
+
+@pytest.mark.parametrize("path", [None, 3, b"x.pt", "", torch.zeros(1)])
+def test_a_path_that_is_not_a_path(path: Any) -> None:
+    for call in (
+        lambda: save_checkpoint(path, nn.Linear(1, 1)),
+        lambda: load_checkpoint(path, nn.Linear(1, 1)),
+        lambda: inspect_checkpoint(path),
+    ):
+        with pytest.raises(CheckpointError, match="must be a file path") as info:
+            call()
+        assert info.value.argument == "path"
+
+
+def test_saving_onto_a_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="is a directory") as info:
+        save_checkpoint(tmp_path, nn.Linear(1, 1))
+    assert_fields(info.value, function="save_checkpoint", argument="path", got="a directory")
+
+
+# ---------------------------------------------------------------- stale temp files
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temp_files_of_dead_writers_are_removed_on_the_next_save(tmp_path: Path) -> None:
+    """Issue 11: 25 killed saves left 849 MB of .tmp files behind, forever."""
+    path = tmp_path / "ck.pt"
+    host = ckpt._host_tag()
+    dead = tmp_path / f".ck.pt.{host}.{_dead_pid()}.{'a' * 12}.tmp"
+    live = tmp_path / f".ck.pt.{host}.{os.getppid()}.{'b' * 12}.tmp"  # a live writer
+    mine = tmp_path / f".ck.pt.{host}.{os.getpid()}.{'c' * 12}.tmp"  # another thread's
+    remote = tmp_path / f".ck.pt.{'0' * 8 if host != '0' * 8 else '1' * 8}.1.{'d' * 12}.tmp"
+    other_dest = tmp_path / f".other.pt.{host}.{_dead_pid()}.{'e' * 12}.tmp"
+    lookalike = tmp_path / ".ck.pt.notours.tmp"
+    planted = [dead, live, mine, remote, other_dest, lookalike]
+    for p in planted:
+        p.write_bytes(b"half a checkpoint")
+    save_checkpoint(path, nn.Linear(2, 1))
+    assert not dead.exists()
+    assert all(p.exists() for p in planted if p is not dead)
+    assert load_checkpoint(path, nn.Linear(2, 1)) == {}
+
+
+@pytest.mark.values
+def test_temp_file_of_a_killed_writer_is_cleaned_by_the_next_save(tmp_path: Path) -> None:
+    path = tmp_path / "ck.pt"
+    child = textwrap.dedent(
+        f"""
+        import os, sys, time, torch
+        sys.path.insert(0, {SRC!r})
+        import shapesafe.torch_safety.checkpoint.save as ckpt
+
+        def stuck_write(obj, f):
+            f.write(b"half")
+            f.flush()
+            print("HALF", flush=True)
+            time.sleep(60)
+
+        ckpt._write = stuck_write
+        ckpt.save_checkpoint({str(path)!r}, torch.nn.Linear(9, 9))
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"HALF"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    leftovers = [p.name for p in tmp_path.iterdir()]
+    assert len(leftovers) == 1 and leftovers[0].endswith(".tmp")  # the dead writer's
+    save_checkpoint(path, nn.Linear(9, 9), epoch=3)
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]
+
+
+# ---------------------------------------------------------------- compact metadata repr
+
+
+def test_printed_metadata_summarises_the_rng_state(tmp_path: Path) -> None:
+    """Issue 11: printing load_checkpoint's metadata dumped thousands of RNG integers."""
+    save_checkpoint(tmp_path / "r.pt", nn.Linear(1, 1), epoch=3, rng=capture_rng_state())
+    meta = load_checkpoint(tmp_path / "r.pt", nn.Linear(1, 1))
+    assert repr(meta) == "{'epoch': 3, 'rng': <rng state: numpy, python, torch>}"
+    assert isinstance(meta, dict) and meta["epoch"] == 3  # still a plain dict to use
+    info = inspect_checkpoint(tmp_path / "r.pt")
+    assert "<rng state: numpy, python, torch>" in repr(info) and len(repr(info)) < 400
+    assert "<rng state: numpy, python, torch>" in str(info)
+    big = {"w": torch.zeros(1000), "xs": list(range(1000))}
+    save_checkpoint(tmp_path / "b.pt", nn.Linear(1, 1), **big)
+    text = repr(load_checkpoint(tmp_path / "b.pt", nn.Linear(1, 1)))
+    assert text == "{'w': <tensor (1000,) float32>, 'xs': <a list of 1000 items>}"
+
+
+# ---------------------------------------------------------------- rng state
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {},
+        None,
+        "rng",
+        {"python": 1, "numpy": {}, "torch": torch.zeros(1)},
+        {**capture_rng_state(), "torch": torch.zeros(3)},
+        {**capture_rng_state(), "numpy": {"kind": "MT19937"}},
+    ],
+    ids=["empty", "none", "str", "garbage", "short_torch", "partial_numpy"],
+)
+def test_restore_rng_state_refuses_malformed_states_and_changes_nothing(state: Any) -> None:
+    """Issue 11: restore_rng_state({}) leaked KeyError: 'python'."""
+    before = capture_rng_state()
+    with pytest.raises(shapesafe.UsageError) as info:
+        restore_rng_state(state)
+    assert_fields(info.value, function="restore_rng_state", argument="state")
+    after = capture_rng_state()
+    assert after["python"] == before["python"]
+    assert torch.equal(after["torch"], before["torch"])
+    assert torch.equal(after["numpy"]["keys"], before["numpy"]["keys"])
+
+
+# ---------------------------------------------------------------- assert_same_state
+
+
+def test_assert_same_state_nan_at_the_same_positions_is_equal() -> None:
+    """Issue 11: identical states holding NaN were called different (NaN != NaN)."""
+    w = torch.tensor([1.0, math.nan, 3.0])
+    assert_same_state({"w": w}, {"w": w.clone()})
+    assert_same_state({"w": w}, {"w": w.clone()}, atol=1e-6)
+    c = torch.tensor([complex(1, math.nan)])
+    assert_same_state({"c": c}, {"c": c.clone()})
+    with pytest.raises(CheckpointError, match="1 of 3 values differ") as info:
+        assert_same_state({"w": w}, {"w": torch.tensor([1.0, 2.0, 3.0])})
+    assert_fields(info.value, function="assert_same_state")
+
+
+@pytest.mark.parametrize("other", [None, 3, "net", [torch.ones(1)]])
+def test_assert_same_state_refuses_what_is_not_a_state(other: Any) -> None:
+    """Issue 11: assert_same_state(net, None) leaked "'NoneType' has no attribute"."""
+    with pytest.raises(shapesafe.UsageError, match=r"must be a torch.nn.Module or a state") as info:
+        assert_same_state(nn.Linear(1, 1), other)
+    assert_fields(info.value, function="assert_same_state", argument="b")
+
+
+@pytest.mark.parametrize("atol", [-1.0, math.nan, "0", None])
+def test_assert_same_state_refuses_bad_tolerances(atol: Any) -> None:
+    with pytest.raises(shapesafe.UsageError) as info:
+        assert_same_state({}, {}, atol=atol)
+    assert_fields(info.value, function="assert_same_state", argument="atol")
+
+
+@pytest.mark.values
+@given(
+    x=st.sampled_from([torch.float32, torch.float64]).flatmap(
+        lambda d: tensors(d, shapes(max_dims=2, max_side=3))
+    ),
+    atol=st.sampled_from([0.0, 1e-3]),
+)
+def test_assert_same_state_agrees_with_numpy(x: torch.Tensor, atol: float) -> None:
+    """Against numpy's reference: allclose with equal_nan decides."""
+    y = x.clone()
+    if x.numel():
+        y.view(-1)[0] = y.view(-1)[0] + 1e-4
+    same = np.allclose(x.numpy(), y.numpy(), rtol=0.0, atol=atol, equal_nan=True)
+    try:
+        assert_same_state({"x": x}, {"x": y}, atol=atol)
+    except CheckpointError:
+        assert not same
+    else:
+        assert same
+
+
+# ---------------------------------------------------------------- fuzz: metadata values
+
+_ODD_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=False),
+    st.complex_numbers(allow_nan=False),
+    st.text(max_size=5),
+    st.binary(max_size=5),
+    st.sampled_from([torch.float16, torch.int8, torch.device("cpu"), torch.Size([2, 0])]),
+    st.sampled_from([torch.float32, torch.int64, torch.bool]).flatmap(
+        lambda d: tensors(d, shapes(max_side=3))
+    ),
+    st.builds(np.float32, st.floats(-1, 1, width=32)),  # refused: numpy scalar
+    st.builds(lambda n: np.zeros(n), st.integers(0, 2)),  # refused: numpy array
+    st.builds(object),  # refused: arbitrary object
+    st.builds(lambda: lambda: None),  # refused: a function
+)
+_ODD_META = st.recursive(
+    _ODD_LEAVES,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.lists(inner, max_size=3).map(tuple),
+        st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    ),
+    max_leaves=6,
+)
+
+
+@pytest.mark.values
+@given(meta=st.dictionaries(st.from_regex(r"[a-z]{1,4}", fullmatch=True), _ODD_META, max_size=3))
+def test_metadata_fuzz_round_trips_or_is_refused_at_save(
+    tmp_path_factory: pytest.TempPathFactory, meta: dict[str, Any]
+) -> None:
+    """Any metadata: it loads back exactly, or save refuses it with a CheckpointError and
+    writes nothing."""
+    path = tmp_path_factory.mktemp("meta") / "m.pt"
+    try:
+        save_checkpoint(path, nn.Linear(1, 1), **meta)
+    except CheckpointError as err:
+        assert err.function == "save_checkpoint" and (err.argument or "").startswith("metadata")
+        assert not path.exists()
+        return
+    got = load_checkpoint(path, nn.Linear(1, 1))
+    assert deep_equal(dict(got), meta)
+    assert isinstance(repr(got), str) and isinstance(repr(inspect_checkpoint(path)), str)

@@ -129,18 +129,20 @@ def _copy_all_or_nothing(
     target: Path,
     fn: str,
 ) -> None:
-    """Copy ``state`` (and ``opt_state``) in; on failure put the previous values back.
+    """Copy ``state`` (and ``opt_state``) in; on failure put the module's previous
+    values back.
 
     The checks above should make a failure here impossible; the backup makes "the module
     is untouched on error" true even for a case they miss (an exotic optimizer whose
     ``load_state_dict`` refuses what ours accepted). It costs one copy of the weights,
-    small next to reading the file.
+    small next to reading the file. The optimizer needs no backup: it is loaded last, and
+    ``Optimizer.load_state_dict`` builds the new state completely before assigning it,
+    so a failure there leaves the optimizer as it was.
     """
     backup = {
         k: v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)
         for k, v in module.state_dict().items()
     }
-    opt_backup = None if optimizer is None else copy.deepcopy(optimizer.state_dict())
     try:
         module.load_state_dict(state, strict=strict)
         if optimizer is not None:
@@ -148,8 +150,6 @@ def _copy_all_or_nothing(
     except Exception as e:
         with torch.no_grad():
             module.load_state_dict(backup, strict=False)
-        if optimizer is not None and opt_backup is not None:
-            optimizer.load_state_dict(opt_backup)
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise error(
             CheckpointError,

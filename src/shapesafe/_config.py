@@ -4,15 +4,26 @@ The environment variable ``SHAPESAFE_DISABLE`` is read **once, at import**. When
 to anything but ``""``/``"0"``/``"false"``, :func:`shapesafe.check` returns the decorated
 function itself (zero cost) for the rest of the process.
 
-At run time, :func:`disable`, :func:`enable` and the :func:`enabled` context manager flip
-a process-wide flag that each checked call reads first; a disabled call costs one
-attribute read. The flag is process-wide (all threads), by design: it is a "trust this
-code now" switch, not a per-thread setting.
+At run time the switch is process-wide (all threads): it is a "trust this code now"
+switch, not a per-thread setting, and a checked call reads one attribute
+(``STATE.enabled``) to learn it, which is why the disabled path costs nothing.
+
+Semantics, chosen so that threads cannot corrupt it:
+
+- :func:`enable` / :func:`disable` set the process default.
+- Each :func:`enabled` block pushes an override while it runs; the most recently
+  entered block that is still running wins, and when none runs the default applies.
+  A block removes *its own* override on exit, wherever it sits in the stack, so
+  blocks that two threads enter and leave in interleaved order (A enters, B enters,
+  A leaves, B leaves) leave the switch exactly as it was before either. (Restoring a
+  saved "previous" value, as a naive context manager does, would have B restore the
+  "off" it saw when it entered, and leave checks off for the whole process.)
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -35,19 +46,36 @@ class _State:
 
 STATE = _State()
 
+_lock = threading.Lock()
+_default = STATE.enabled
+_overrides: list[tuple[object, bool]] = []  # (token of an `enabled` block, its flag)
+
+
+def _publish() -> None:
+    # under _lock: the one place STATE.enabled (read by every checked call) changes
+    STATE.enabled = _overrides[-1][1] if _overrides else _default
+
 
 def enable() -> None:
-    """Turn shapesafe checks on (process-wide).
+    """Turn shapesafe checks on (process-wide default; an active ``enabled(...)`` block
+    keeps its own setting until it ends).
 
     Has no effect on functions decorated while ``SHAPESAFE_DISABLE`` was set at import:
     those were returned undecorated.
     """
-    STATE.enabled = True
+    global _default
+    with _lock:
+        _default = True
+        _publish()
 
 
 def disable() -> None:
-    """Turn shapesafe checks off (process-wide); checked calls then cost ~one flag read."""
-    STATE.enabled = False
+    """Turn shapesafe checks off (process-wide default); checked calls then cost about
+    one flag read."""
+    global _default
+    with _lock:
+        _default = False
+        _publish()
 
 
 def is_enabled() -> bool:
@@ -57,17 +85,21 @@ def is_enabled() -> bool:
 
 @contextmanager
 def enabled(flag: bool = True) -> Iterator[None]:
-    """Context manager that sets checks on (``True``) or off (``False``) and restores the
-    previous setting on exit, also when the block raises.
+    """Context manager that sets checks on (``True``) or off (``False``) while the block
+    runs, also when it raises; see the module notes for blocks in several threads.
 
     >>> import shapesafe
     >>> with shapesafe.enabled(False):
     ...     shapesafe.is_enabled()
     False
     """
-    previous = STATE.enabled
-    STATE.enabled = bool(flag)
+    token = object()
+    with _lock:
+        _overrides.append((token, bool(flag)))
+        _publish()
     try:
         yield
     finally:
-        STATE.enabled = previous
+        with _lock:
+            _overrides[:] = [o for o in _overrides if o[0] is not token]
+            _publish()

@@ -265,7 +265,7 @@ def make_error(fn_name: str, node: Node, value: Any, failure: Failure, b: Bindin
     return failure.exc(
         "\n".join(lines),
         function=fn_name,
-        argument=source_of(where).strip("`"),
+        argument=source_of(where).replace("`", ""),
         axis=failure.axis,
         expected=expected,
         got=failure.got,

@@ -40,6 +40,7 @@ from torch.types import _size
 from shapesafe._compile import is_compiling, trace_time_check
 from shapesafe._config import STATE
 from shapesafe._format import error, fmt_shape
+from shapesafe.distributions._annotation import annotation
 from shapesafe.distributions._constraints import NAN_HINT
 from shapesafe.distributions._params import Table, check_params, check_values, names
 from shapesafe.distributions._shapes import first_bad, fmt_index, fmt_sample, ints
@@ -67,6 +68,19 @@ def resolve_validate(validate_args: bool | None) -> bool:
     if validate_args is None:
         return bool(Distribution._validate_args)
     return bool(validate_args)
+
+
+# --------------------------------------------------------------------------------------
+# trace-time replays
+#
+# Under torch.compile these run inside dynamo's ``comptime`` hook (``trace_time_check``),
+# on stand-ins: traced tensors arrive as meta tensors of their traced sizes, constants
+# (classes, strings, ints, None) as themselves. A distribution object or a torch.Size of
+# SymInts would arrive as an opaque marker, so what a message needs travels as tensors:
+# the parameters themselves for a constructor, and for a ``log_prob`` value the sizes
+# ``batch_shape + event_shape (+ class extras)`` as the shape of a throwaway
+# ``value.new_empty(...)``. That tensor is created only on the failure path, whose
+# tracing ends with the error: no compiled graph ever contains it.
 
 
 def _raise_now(factory: Any, *args: Any) -> None:
@@ -179,15 +193,20 @@ class Checked(Distribution):
     ) -> None:
         cls = type(self)
         name = cls.__name__
-        if not STATE.enabled:
+        if not STATE.enabled:  # torch itself, with torch's own validation
             self._build(values, validate_args, broadcast)
         elif is_compiling():
+            # the table checked once at trace time (raising our error), then traced for
+            # its guards; built without validation, which would need the data
             trace_time_check(
                 _check_at_trace_time, 2 + len(values), False, cls, broadcast, *values.values()
             )
             check_params(name, cls._table, cls._event_rank, values, broadcast)  # guards
             self._build(values, False, broadcast)
         else:
+            # our checks first (shapes, then values when torch would validate); torch is
+            # then built without its own validation, which would repeat the value checks
+            # with worse messages (and, in composite classes, once per inner object)
             check_params(name, cls._table, cls._event_rank, values, broadcast)
             validate = resolve_validate(validate_args)
             if validate:
@@ -388,8 +407,6 @@ class Checked(Distribution):
     # -- annotations -----------------------------------------------------------------
     def __class_getitem__(cls, item: Any) -> Any:
         """``DiagNormal["batch", "act"]``: an annotation for :func:`shapesafe.check`."""
-        from shapesafe.distributions._annotation import annotation
-
         return annotation(cls, item if isinstance(item, tuple) else (item,))
 
 

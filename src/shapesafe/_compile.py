@@ -243,7 +243,7 @@ def comptime_value_deep(var: Any) -> Any:
 
 
 def trace_time_check(
-    check: Callable[..., None],
+    check: Callable[..., object],
     n: int,
     pass_ctx: bool,
     v0: Any = None,

@@ -213,3 +213,13 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         if j == 0:
             lines.append("  " + "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def fmt_sample(shape: Iterable[Any]) -> str:
+    """``(*sample_shape, 64, 6)``: the shape of ``dist.sample(sample_shape)``."""
+    return "(" + ", ".join(["*sample_shape", *(str(int(s)) for s in shape)]) + ")"
+
+
+def fmt_index(name: str, idx: Sequence[int]) -> str:
+    """``scale[3, 1]``: one entry of a named tensor (just ``scale`` for a 0-d one)."""
+    return f"{name}[{', '.join(str(int(i)) for i in idx)}]" if len(idx) else name

@@ -39,11 +39,11 @@ from torch.types import _size
 
 from shapesafe._compile import is_compiling, trace_time_check
 from shapesafe._config import STATE
-from shapesafe._format import error, fmt_shape
+from shapesafe._format import error, fmt_index, fmt_sample, fmt_shape
 from shapesafe.distributions._annotation import annotation
 from shapesafe.distributions._constraints import NAN_HINT
 from shapesafe.distributions._params import Table, check_params, check_values, names
-from shapesafe.distributions._shapes import first_bad, fmt_index, fmt_sample, ints
+from shapesafe.distributions._shapes import first_bad, ints
 from shapesafe.distributions._values import (
     Shape,
     dtype_error,

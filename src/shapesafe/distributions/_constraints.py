@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from shapesafe._format import error
-from shapesafe.distributions._shapes import first_bad, fmt_index
+from shapesafe._format import error, fmt_index
+from shapesafe.distributions._shapes import first_bad
 from shapesafe.errors import NonFiniteError, UsageError
 
 NAN_HINT = (

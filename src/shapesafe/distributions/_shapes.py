@@ -7,8 +7,6 @@ from typing import Any
 
 from torch import Tensor
 
-from shapesafe._format import fmt_shape
-
 
 def broadcast_shapes(*shapes: typing.Sequence[Any]) -> tuple[Any, ...]:
     """``torch.broadcast_shapes`` in plain Python.
@@ -33,16 +31,6 @@ def ends_with(shape: tuple[int, ...], suffix: tuple[int, ...]) -> bool:
     return len(shape) >= len(suffix) and shape[len(shape) - len(suffix) :] == suffix
 
 
-def fmt_sample(shape: typing.Sequence[int]) -> str:
-    """``(*sample_shape, 64, 6)``: the shape of ``sample(sample_shape)``."""
-    return "(" + ", ".join(["*sample_shape", *(str(int(s)) for s in shape)]) + ")"
-
-
-def fmt_index(name: str, idx: typing.Sequence[int]) -> str:
-    """``scale[3, 1]`` (or just ``scale`` for a 0-d tensor)."""
-    return f"{name}[{', '.join(str(int(i)) for i in idx)}]" if len(idx) else name
-
-
 def first_bad(bad: Tensor) -> tuple[int, ...]:
     """The index of the first ``True`` entry of ``bad`` (which has one)."""
     return tuple(int(i) for i in bad.nonzero()[0].tolist())
@@ -50,7 +38,3 @@ def first_bad(bad: Tensor) -> tuple[int, ...]:
 
 def ints(shape: typing.Iterable[Any]) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
-
-
-def shape_text(shape: typing.Iterable[Any]) -> str:
-    return fmt_shape(ints(shape))

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value, plural
-from shapesafe.distributions._shapes import broadcast_shapes, ends_with, fmt_sample
+from shapesafe._format import error, fmt_dtype, fmt_sample, fmt_shape, fmt_value, plural
+from shapesafe.distributions._shapes import broadcast_shapes, ends_with
 from shapesafe.errors import DtypeError, ShapeError
 
 Shape = tuple[int, ...]

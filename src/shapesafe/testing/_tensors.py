@@ -22,6 +22,19 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from jaxtyping import AbstractArray, Shaped
 
+from shapesafe._checker.dims import (
+    AnonDim,
+    AnyRunDim,
+    Dim,
+    FixedDim,
+    NamedDim,
+    RunDim,
+    SymbolicDim,
+    SymbolicError,
+    parse_dim_string,
+)
+from shapesafe._checker.match import Bindings, match_shape
+from shapesafe._checker.plan import ArraySpec
 from shapesafe.errors import AnnotationError
 
 __all__ = [
@@ -192,25 +205,15 @@ def shapes(
 
 
 @dataclass(frozen=True)
-class _Entry:
-    kind: str  # "fixed" | "named" | "anon" | "variadic" | "anon_variadic" | "symbolic"
-    value: Any = None  # size, name, or expression
-    broadcastable: bool = False
-
-
-@dataclass(frozen=True)
 class _Template:
-    entries: tuple[_Entry, ...]
+    """An annotation, parsed by the checker's own parser (``shapesafe._checker.dims``):
+    the strategies draw exactly what the checker accepts."""
+
+    entries: tuple[Dim, ...]
+    variadic: int | None  # index of the '*name' / '...' entry
     dtypes: tuple[str, ...] | None  # None: any dtype
     array_type: Any
     text: str
-
-    @property
-    def variadic(self) -> int | None:
-        for i, e in enumerate(self.entries):
-            if e.kind in ("variadic", "anon_variadic"):
-                return i
-        return None
 
 
 def _template(spec: Any, function: str) -> _Template:
@@ -228,26 +231,10 @@ def _template(spec: Any, function: str) -> _Template:
             f"{function}(): expected a jaxtyping annotation such as Float[Tensor, 'batch act'] "
             f"or a dim string such as 'batch act', got {spec!r}"
         )
-    entries = []
-    for d in ann.dims:
-        cls = type(d).__name__
-        if cls == "_FixedDim":
-            entries.append(_Entry("fixed", d.size, d.broadcastable))
-        elif cls == "_NamedDim":
-            entries.append(_Entry("named", d.name, d.broadcastable))
-        elif cls == "_NamedVariadicDim":
-            entries.append(_Entry("variadic", d.name, d.broadcastable))
-        elif cls == "_SymbolicDim":
-            entries.append(_Entry("symbolic", d.elem, d.broadcastable))
-        elif cls == "_AnonymousVariadicDim":
-            entries.append(_Entry("anon_variadic"))
-        elif cls == "_AnonymousDim":
-            entries.append(_Entry("anon"))
-        else:  # pragma: no cover - a future jaxtyping dim kind
-            raise AnnotationError(f"{function}(): unsupported dim {d!r} in {ann!r}")
+    entries, variadic = parse_dim_string(ann.dim_str)
     raw = ann.dtypes
     dtypes = tuple(raw) if isinstance(raw, (tuple, list)) else None
-    return _Template(tuple(entries), dtypes, array_type, ann.dim_str)
+    return _Template(entries, variadic, dtypes, array_type, ann.dim_str)
 
 
 def _pick_dtype(t: _Template, function: str) -> torch.dtype:
@@ -259,13 +246,15 @@ def _pick_dtype(t: _Template, function: str) -> torch.dtype:
     raise AnnotationError(f"{function}(): no torch dtype satisfies {t.dtypes}")
 
 
-def _eval_symbolic(expr: str, bound: Mapping[str, Any]) -> int:
-    ints = {k: v for k, v in bound.items() if isinstance(v, int)}
+def _eval_symbolic(d: SymbolicDim, bound: Mapping[str, Any]) -> int | None:
+    """The size of a symbolic axis (``None``: it has none, e.g. ``n//m`` with ``m=0``)."""
     try:
-        value = eval(expr, {"__builtins__": {"min": min, "max": max}}, ints)
-    except Exception as e:
-        raise AnnotationError(f"cannot evaluate dim expression {expr!r}: {e}") from None
-    return int(value)
+        value = d.evaluate(bound)
+    except SymbolicError:
+        return None
+    if value is None:
+        raise AnnotationError(f"{d.expr!r} uses a name that no axis binds")
+    return value if isinstance(value, int) else None
 
 
 def _dim_strategy(value: DimValue, name: str, variadic: bool) -> st.SearchStrategy[Any]:
@@ -290,15 +279,15 @@ def _draw_bindings(
     bound: dict[str, Any] = {}
     for t in templates:
         for e in t.entries:
-            if e.kind not in ("named", "variadic") or e.value in bound:
+            if not isinstance(e, (NamedDim, RunDim)) or e.name in bound:
                 continue
-            variadic = e.kind == "variadic"
-            if e.value in dims:
-                bound[e.value] = draw(_dim_strategy(dims[e.value], e.value, variadic))
+            variadic = isinstance(e, RunDim)
+            if e.name in dims:
+                bound[e.name] = draw(_dim_strategy(dims[e.name], e.name, variadic))
             elif variadic:
-                bound[e.value] = tuple(draw(st.lists(st.integers(min_side, max_side), max_size=2)))
+                bound[e.name] = tuple(draw(st.lists(st.integers(min_side, max_side), max_size=2)))
             else:
-                bound[e.value] = draw(st.integers(min_side, max_side))
+                bound[e.name] = draw(st.integers(min_side, max_side))
     return bound
 
 
@@ -307,22 +296,24 @@ def _draw_shape(
 ) -> Shape:
     out: list[int] = []
     for e in t.entries:
-        if e.kind == "fixed":
-            size = e.value
-        elif e.kind == "named":
-            size = bound[e.value]
-        elif e.kind == "symbolic":
-            size = _eval_symbolic(e.value, bound)
-            assume(size >= 0)
-        elif e.kind == "anon":
+        if isinstance(e, FixedDim):
+            size = e.size
+        elif isinstance(e, NamedDim):
+            size = bound[e.name]
+        elif isinstance(e, SymbolicDim):
+            value = _eval_symbolic(e, bound)
+            assume(value is not None and value >= 0)
+            assert value is not None
+            size = value
+        elif isinstance(e, AnonDim):
             size = draw(st.integers(min_side, max_side))
-        elif e.kind == "variadic":
-            out.extend(bound[e.value])
+        elif isinstance(e, RunDim):
+            out.extend(bound[e.name])
             continue
-        else:  # anon_variadic
+        else:  # AnyRunDim
             out.extend(draw(st.lists(st.integers(min_side, max_side), max_size=2)))
             continue
-        if e.broadcastable and draw(st.booleans()):
+        if not isinstance(e, AnonDim) and e.broadcastable and draw(st.booleans()):
             size = 1
         out.append(int(size))
     return tuple(out)
@@ -485,57 +476,28 @@ def from_signature(
 
 
 def _accepts(t: _Template, shape: Shape, dims: Mapping[str, Any]) -> bool:
-    """Reference matcher: does ``shape`` satisfy ``t`` given the bindings ``dims``?"""
-    bound: dict[str, Any] = dict(dims)
-    entries = t.entries
-    v = t.variadic
-    if v is None:
-        if len(shape) != len(entries):
-            return False
-        pairs = list(zip(entries, shape))
-    else:
-        n_after = len(entries) - v - 1
-        if len(shape) < len(entries) - 1:
-            return False
-        middle = shape[v : len(shape) - n_after]
-        e = entries[v]
-        if e.kind == "variadic":
-            if e.value in bound:
-                if tuple(bound[e.value]) != tuple(middle):
-                    return False
-            else:
-                bound[e.value] = tuple(middle)
-        pairs = list(zip(entries[:v], shape[:v])) + list(
-            zip(entries[v + 1 :], shape[len(shape) - n_after :])
-        )
-    deferred = []
-    for e, size in pairs:
-        if e.kind == "fixed":
-            if size != e.value and not (e.broadcastable and size == 1):
-                return False
-        elif e.kind == "named":
-            if e.broadcastable and size == 1:
-                continue
-            if e.value in bound:
-                if bound[e.value] != size:
-                    return False
-            else:
-                bound[e.value] = size
-        elif e.kind == "symbolic":
-            deferred.append((e, size))
-    for e, size in deferred:
-        if size != _eval_symbolic(e.value, bound) and not (e.broadcastable and size == 1):
-            return False
-    return True
+    """Does ``shape`` satisfy ``t`` given the bindings ``dims``? Asked of the checker's
+    own matcher, so "wrong" means exactly what ``@check`` rejects."""
+    b = Bindings()
+    for name, value in dims.items():
+        key = "*" + name if isinstance(value, tuple) else name
+        b.values[key] = value
+        b.sources[key] = "dims="
+    spec = ArraySpec(t.text, (), None, None, "", t.entries, t.variadic)
+    deferred: list[Any] = []
+    if match_shape(spec, shape, b, "value", deferred) is not None:
+        return False
+    # a symbolic axis whose names no axis binds cannot be satisfied
+    return not deferred
 
 
 def _constrained_axes(t: _Template, dims: Mapping[str, Any]) -> list[int]:
     """Entry indices whose size is pinned (so changing it must be rejected)."""
-    names = [e.value for e in t.entries if e.kind == "named"]
+    names = [e.name for e in t.entries if isinstance(e, NamedDim)]
     out = []
     for i, e in enumerate(t.entries):
-        if e.kind in ("fixed", "symbolic") or (
-            e.kind == "named" and (e.value in dims or names.count(e.value) > 1)
+        if isinstance(e, (FixedDim, SymbolicDim)) or (
+            isinstance(e, NamedDim) and (e.name in dims or names.count(e.name) > 1)
         ):
             out.append(i)
     return out
@@ -554,9 +516,9 @@ def _wrong_shapes(
     # draw a valid shape entry by entry, remembering which axes came from which entry
     axes: list[tuple[int | None, int]] = []  # (entry index or None for variadic, size)
     for i, e in enumerate(t.entries):
-        sub = _Template((e,), None, None, "")
+        sub = _Template((e,), None, None, None, "")
         part = _draw_shape(draw, sub, bound, min_side, max_side)
-        is_var = e.kind in ("variadic", "anon_variadic")
+        is_var = isinstance(e, (RunDim, AnyRunDim))
         axes.extend((None if is_var else i, s) for s in part)
     kind = draw(st.sampled_from(options))
     sizes = [s for _, s in axes]
@@ -573,12 +535,14 @@ def _wrong_shapes(
         entry = t.entries[axes[k][0]]  # type: ignore[index]
         old = sizes[k]
         new = draw(st.integers(max(min_side, 0), max(max_side, old + 1)))
-        if new == old or (entry.broadcastable and new == 1):
+        broadcastable = not isinstance(entry, (AnonDim, AnyRunDim, RunDim)) and entry.broadcastable
+        if new == old or (broadcastable and new == 1):
             new = old + 1
         sizes[k] = new
     else:  # "variadic": change the bound variadic dims
         e = t.entries[t.variadic]  # type: ignore[index]
-        old_v = tuple(bound[e.value])
+        assert isinstance(e, RunDim)
+        old_v = tuple(bound[e.name])
         new_v = tuple(draw(st.lists(st.integers(min_side, max_side), max_size=3)))
         assume(new_v != old_v)
         start = next(k for k, (i, _) in enumerate(axes) if i is None) if old_v else None
@@ -632,12 +596,13 @@ def wrong_shapes(
     options: list[str] = []
     if t.variadic is None:
         options.append("insert")
-    if any(e.kind not in ("variadic", "anon_variadic") for e in t.entries):
+    if any(not isinstance(e, (RunDim, AnyRunDim)) for e in t.entries):
         options.append("delete")
     if _constrained_axes(t, fixed):
         options.append("resize")
     v = t.variadic
-    if v is not None and t.entries[v].kind == "variadic" and t.entries[v].value in fixed:
+    run = t.entries[v] if v is not None else None
+    if isinstance(run, RunDim) and run.name in fixed:
         options.append("variadic")
     if not options:
         raise AnnotationError(

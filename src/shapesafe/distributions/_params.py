@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from shapesafe._format import error, fmt_shape, fmt_value
+from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value
 from shapesafe.distributions._constraints import Constraint
 from shapesafe.distributions._shapes import broadcast_shapes, ends_with, ints
 from shapesafe.errors import DtypeError, ShapeError, UsageError
@@ -104,23 +104,23 @@ def _as_tensor(fn: str, p: Param, x: Any) -> Tensor | None:
         if not x.is_floating_point():
             raise error(
                 DtypeError,
-                f"has dtype {str(x.dtype).removeprefix('torch.')}; expected a floating-point "
+                f"has dtype {fmt_dtype(x.dtype)}; expected a floating-point "
                 f"tensor",
                 function=fn,
                 argument=p.name,
                 expected="a floating-point tensor",
-                got=str(x.dtype).removeprefix("torch."),
+                got=fmt_dtype(x.dtype),
                 hint=f"convert it with {p.name}.float()",
             )
         if p.linalg and x.dtype not in (torch.float32, torch.float64):
             raise error(
                 DtypeError,
-                f"has dtype {str(x.dtype).removeprefix('torch.')}; torch's Cholesky "
+                f"has dtype {fmt_dtype(x.dtype)}; torch's Cholesky "
                 f"factorization needs float32 or float64",
                 function=fn,
                 argument=p.name,
                 expected="float32 or float64",
-                got=str(x.dtype).removeprefix("torch."),
+                got=fmt_dtype(x.dtype),
                 hint=f"{p.name}.float() (and .to(dtype) of the result, if needed)",
             )
         return None if (p.scalar_ok and x.dim() == 0) else x

@@ -306,11 +306,10 @@ def test_prefix_hint_for_wrapped_modules(tmp_path: Path) -> None:
 
 def test_dtype_mismatch_strict_and_non_strict(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "d.pt", nn.Linear(2, 2, dtype=torch.float64))
-    with pytest.raises(
-        CheckpointError,
-        match=r"dtype mismatch  weight: checkpoint float64, module float32(?s:.*)hint: convert the",
-    ):
+    with pytest.raises(CheckpointError, match="dtype mismatch  weight") as info:
         load_checkpoint(tmp_path / "d.pt", nn.Linear(2, 2))
+    assert_fields(info.value, function="load_checkpoint", argument="module")
+    assert (info.value.hint or "").startswith("convert the module first")
     net = nn.Linear(2, 2)
     load_checkpoint(tmp_path / "d.pt", net, strict=False)
     assert net.weight.dtype == torch.float32
@@ -323,11 +322,9 @@ def test_non_strict_loads_intersection_but_still_refuses_shapes(tmp_path: Path) 
     bigger = MLP([2, 3, 1, 4])
     load_checkpoint(tmp_path / "n.pt", bigger, strict=False)
     assert torch.equal(bigger.net[0].weight, src.net[0].weight)
-    with pytest.raises(
-        CheckpointError,
-        match=r"2 problems\n  shape mismatch  net\.1\.weight(?s:.*)net\.1\.bias: checkpoint \(1,\), module \(2,\)",
-    ):
+    with pytest.raises(CheckpointError, match="2 problems") as info:
         load_checkpoint(tmp_path / "n.pt", MLP([2, 3, 2]), strict=False)
+    assert "net.1.bias: checkpoint (1,), module (2,)" in str(info.value)
 
 
 def test_optimizer_problems(tmp_path: Path) -> None:
@@ -484,10 +481,9 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
 
 def test_empty_and_foreign_files(tmp_path: Path) -> None:
     (tmp_path / "e.pt").write_bytes(b"")
-    with pytest.raises(
-        CheckpointError, match=r"checkpoint: it is empty\n  hint: the file is truncated"
-    ):
+    with pytest.raises(CheckpointError, match="it is empty") as info:
         load_checkpoint(tmp_path / "e.pt", nn.Linear(1, 1))
+    assert_fields(info.value, function="load_checkpoint", argument="path", got="it is empty")
     (tmp_path / "t.pt").write_text("hello world")
     with pytest.raises(
         CheckpointError, match=r"not a file written by torch.save \(it starts with b'hell'\)"
@@ -733,13 +729,16 @@ def test_assert_same_state_lists_every_difference() -> None:
         "y": torch.ones(1),
     }
     b["w"] = torch.zeros(2, 3)
-    with pytest.raises(
-        CheckpointError,
-        match=r"differ at 5 keys:\n  x: only in the first\n  y: only in the second\n"
-        r"  w: shape \(2, 2\) vs \(2, 3\)\n  b: 1 of 2 values differ \(max \|diff\| 0\.5\)\n"
-        r"  n: 1 of 1 values differ",
-    ):
+    with pytest.raises(CheckpointError, match="differ at 5 keys") as info:
         assert_same_state(a, b)
+    listed = str(info.value).splitlines()[1:6]
+    assert listed == [
+        "  x: only in the first",
+        "  y: only in the second",
+        "  w: shape (2, 2) vs (2, 3)",
+        "  b: 1 of 2 values differ (max |diff| 0.5)",
+        "  n: 1 of 1 values differ",
+    ]
     with pytest.raises(CheckpointError, match=r"w: dtype float32 vs float64"):
         assert_same_state({"w": torch.zeros(1)}, {"w": torch.zeros(1, dtype=torch.float64)})
     assert_same_state({"w": torch.zeros(1)}, {"w": torch.full((1,), 1e-9)}, atol=1e-6)
@@ -776,15 +775,9 @@ def test_plain_extra_state_round_trips_and_mismatches_are_reported(tmp_path: Pat
     assert_same_state(src.state_dict(), dst.state_dict())
     # a checkpoint without the extra state: reported, not an AttributeError
     save_checkpoint(tmp_path / "plain.pt", nn.Linear(2, 1))
-    with pytest.raises(
-        CheckpointError,
-        match=r"1 problem\n  missing from checkpoint  _extra_state: module extra state \(dict\)",
-    ):
+    with pytest.raises(CheckpointError, match="missing from checkpoint  _extra_state"):
         load_checkpoint(tmp_path / "plain.pt", _WithPlainExtra())
-    with pytest.raises(
-        CheckpointError,
-        match=r"unexpected in checkpoint  _extra_state: checkpoint extra state \(dict\)",
-    ):
+    with pytest.raises(CheckpointError, match="unexpected in checkpoint  _extra_state"):
         load_checkpoint(tmp_path / "x.pt", nn.Linear(2, 1))
 
 

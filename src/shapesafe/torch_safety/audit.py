@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from shapesafe._format import add_context, error, fmt_shape, fmt_value, plural
+from shapesafe._format import error, fmt_shape, fmt_value, plural
 from shapesafe.errors import AuditError, UsageError
 
 __all__ = ["AuditReport", "Finding", "FindingKind", "audit"]
@@ -142,6 +142,7 @@ def _check_arguments(module: object, optimizer: object, evaluation: object, stri
             expected="a torch.nn.Module",
             got=fmt_value(module),
             hint="to audit several modules together, wrap them: nn.ModuleList([a, b])",
+            function="audit",
         )
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise error(
@@ -151,6 +152,7 @@ def _check_arguments(module: object, optimizer: object, evaluation: object, stri
             expected="a torch.optim.Optimizer or None",
             got=fmt_value(optimizer),
             hint="audit(model, torch.optim.Adam(model.parameters()))",
+            function="audit",
         )
     for name, flag in (("evaluation", evaluation), ("strict", strict)):
         if not isinstance(flag, bool):
@@ -159,6 +161,7 @@ def _check_arguments(module: object, optimizer: object, evaluation: object, stri
                 f"must be True or False, got {fmt_value(flag)}",
                 argument=name,
                 got=fmt_value(flag),
+                function="audit",
             )
 
 
@@ -201,8 +204,7 @@ def audit(
         >>> audit(Net()).kinds()
         ['unregistered_module', 'unregistered_module']
     """
-    with add_context("audit"):
-        _check_arguments(module, optimizer, evaluation, strict)
+    _check_arguments(module, optimizer, evaluation, strict)
     findings = _attribute_findings(module)
     if optimizer is not None:
         findings += _optimizer_findings(module, optimizer)

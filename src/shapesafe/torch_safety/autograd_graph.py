@@ -19,7 +19,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from shapesafe._format import add_context, error, fmt_dtype, fmt_shape, fmt_value
+from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value
 from shapesafe.errors import AutogradError, DtypeError, UsageError
 
 __all__ = ["AutogradGraph", "GraphNode", "autograd_graph"]
@@ -182,8 +182,7 @@ def autograd_graph(
                 └── #4 TBackward0 -> (3, 1)
                     └── #5 weight: param (1, 3) float32
     """
-    with add_context("autograd_graph"):
-        _check_arguments(loss, module, inputs)
+    _check_arguments(loss, module, inputs)
     names: dict[int, tuple[str, bool]] = {}
     for n, t in (inputs or {}).items():
         names[id(t)] = (n, False)
@@ -237,6 +236,7 @@ def _check_arguments(loss: Any, module: Any, inputs: Any) -> None:
             expected="a torch.Tensor",
             got=fmt_value(loss),
             hint="pass the loss tensor itself, not loss.item()",
+            function="autograd_graph",
         )
     if module is not None and not isinstance(module, nn.Module):
         raise error(
@@ -245,6 +245,7 @@ def _check_arguments(loss: Any, module: Any, inputs: Any) -> None:
             argument="module",
             got=fmt_value(module),
             hint="pass the model whose parameters should be named",
+            function="autograd_graph",
         )
     if inputs is not None and not (
         isinstance(inputs, Mapping) and all(isinstance(k, str) for k in inputs)
@@ -255,6 +256,7 @@ def _check_arguments(loss: Any, module: Any, inputs: Any) -> None:
             argument="inputs",
             got=fmt_value(inputs),
             hint="e.g. inputs={'obs': obs}",
+            function="autograd_graph",
         )
 
 

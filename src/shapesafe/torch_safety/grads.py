@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from shapesafe import _format
-from shapesafe._format import add_context, error, fmt_shape, fmt_value, plural
+from shapesafe._format import error, fmt_shape, fmt_value, plural
 from shapesafe.errors import AutogradError, DtypeError, NonFiniteError, UsageError
 
 __all__ = [
@@ -38,7 +38,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 
 
-def _check_module(module: Any, ignore: Any) -> list[str]:
+def _check_module(module: Any, ignore: Any, fn: str) -> list[str]:
     """The argument checks both functions share; returns ``ignore`` as a list of globs."""
     if not isinstance(module, nn.Module):
         raise error(
@@ -49,6 +49,7 @@ def _check_module(module: Any, ignore: Any) -> list[str]:
             got=fmt_value(module),
             hint="pass the model after loss.backward(); for several models, wrap them: "
             "nn.ModuleList([actor, critic])",
+            function=fn,
         )
     patterns = [ignore] if isinstance(ignore, str) else ignore
     try:
@@ -62,6 +63,7 @@ def _check_module(module: Any, ignore: Any) -> list[str]:
             argument="ignore",
             got=fmt_value(ignore),
             hint="e.g. ignore=['value_head.*']",
+            function=fn,
         )
     return patterns
 
@@ -82,8 +84,7 @@ def params_without_grad(module: nn.Module, *, ignore: Iterable[str] = ()) -> lis
         >>> params_without_grad(net)
         ['b.weight', 'b.bias']
     """
-    with add_context("params_without_grad"):
-        patterns = _check_module(module, ignore)
+    patterns = _check_module(module, ignore, "params_without_grad")
     return [
         n
         for n, p in module.named_parameters()
@@ -113,8 +114,7 @@ def check_grads(module: nn.Module, *, ignore: Iterable[str] = (), finite: bool =
         >>> check_grads(net)
     """
     fn = "check_grads"
-    with add_context(fn):
-        patterns = _check_module(module, ignore)
+    patterns = _check_module(module, ignore, fn)
     missing = params_without_grad(module, ignore=patterns)
     params = dict(module.named_parameters())
     lines: list[str] = []
@@ -124,7 +124,7 @@ def check_grads(module: nn.Module, *, ignore: Iterable[str] = (), finite: bool =
             f"{len(missing)} of {plural(n_train, 'trainable parameter')} of "
             f"{type(module).__name__} received no gradient:"
         )
-        lines += [f"  {n} {fmt_shape(params[n].shape)}" for n in missing]
+        lines += [f"{n} {fmt_shape(params[n].shape)}" for n in missing]
     bad: list[str] = []
     if finite:
         for n, p in params.items():
@@ -132,7 +132,7 @@ def check_grads(module: nn.Module, *, ignore: Iterable[str] = (), finite: bool =
             if g is None or _ignored(n, patterns) or bool(torch.isfinite(g).all()):
                 continue
             n_nan, n_inf = int(torch.isnan(g).sum()), int(torch.isinf(g).sum())
-            bad.append(f"  {n} {fmt_shape(g.shape)}: {n_nan} NaN, {n_inf} inf")
+            bad.append(f"{n} {fmt_shape(g.shape)}: {n_nan} NaN, {n_inf} inf")
     if bad:
         lines.append(
             f"{plural(len(bad), 'parameter')} of {type(module).__name__} got non-finite gradients:"
@@ -155,11 +155,11 @@ def check_grads(module: nn.Module, *, ignore: Iterable[str] = (), finite: bool =
         AutogradError if missing else NonFiniteError,
         lines[0].removesuffix(":"),
         function=fn,
-        argument="module",
         hint="; ".join(hints),
         extra=lines[1:],
     )
     # the per-parameter lines carry the detail; `got` names the offending parameters
+    err.argument = "module"
     err.got = ", ".join(missing) if missing else f"{plural(len(bad), 'non-finite gradient')}"
     raise err
 

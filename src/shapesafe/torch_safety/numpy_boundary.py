@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from shapesafe._config import STATE
-from shapesafe._format import add_context, error, fmt_dtype, fmt_value, plural
+from shapesafe._format import error, fmt_dtype, fmt_value, plural
 from shapesafe.errors import DtypeError, NonFiniteError, UsageError
 
 __all__ = ["from_numpy", "to_numpy"]
@@ -74,6 +74,7 @@ def _target_dtype(a: np.ndarray[Any, Any], dtype: torch.dtype | str | None) -> t
                 got=fmt_dtype(a.dtype),
                 hint="pass dtype=None (the default policy) or a torch dtype such as "
                 "dtype=torch.float64",
+                function="from_numpy",
             ) from None
     default = torch.get_default_dtype()
     if kind == "f":
@@ -94,6 +95,7 @@ def _as_array(array: Any) -> np.ndarray[Any, Any]:
             expected="a numpy array, numpy scalar, Python number or list",
             got=fmt_value(array),
             hint="use t.to(dtype) / detached_copy(t); from_numpy is for numpy data",
+            function="from_numpy",
         )
     if isinstance(array, np.ndarray):
         return array
@@ -107,6 +109,7 @@ def _as_array(array: Any) -> np.ndarray[Any, Any]:
             got=fmt_value(array),
             hint="the elements have different shapes (a ragged list of observations?); "
             "pad them or np.stack equally-shaped arrays",
+            function="from_numpy",
         ) from None
 
 
@@ -124,6 +127,7 @@ def _check_arguments(a: np.ndarray[Any, Any], dtype: Any, check_finite: Any, dim
             "different shapes; np.stack equally-shaped arrays (or pad them) first"
             if kind == "O"
             else "convert to numbers first",
+            function="from_numpy",
         )
     if dtype is not None and dtype != "keep" and not isinstance(dtype, torch.dtype):
         raise error(
@@ -133,6 +137,7 @@ def _check_arguments(a: np.ndarray[Any, Any], dtype: Any, check_finite: Any, dim
             expected="None, 'keep' or a torch.dtype",
             got=fmt_value(dtype),
             hint="e.g. dtype=torch.float32",
+            function="from_numpy",
         )
     if dtype in _NOT_NUMERIC:
         raise error(
@@ -141,6 +146,7 @@ def _check_arguments(a: np.ndarray[Any, Any], dtype: Any, check_finite: Any, dim
             argument="dtype",
             got=fmt_dtype(dtype),
             hint="convert to a float dtype, then quantize with torch.quantize_per_tensor",
+            function="from_numpy",
         )
     if not isinstance(check_finite, bool):
         raise error(
@@ -148,6 +154,7 @@ def _check_arguments(a: np.ndarray[Any, Any], dtype: Any, check_finite: Any, dim
             f"must be True or False, got {fmt_value(check_finite)}",
             argument="check_finite",
             got=fmt_value(check_finite),
+            function="from_numpy",
         )
     if dims is not None and not isinstance(dims, dict):
         raise error(
@@ -156,6 +163,7 @@ def _check_arguments(a: np.ndarray[Any, Any], dtype: Any, check_finite: Any, dim
             argument="dims",
             got=fmt_value(dims),
             hint="dims = {}; from_numpy(obs, 'batch obs', dims=dims)",
+            function="from_numpy",
         )
 
 
@@ -197,28 +205,28 @@ def from_numpy(
         >>> obs[0, 0] = 1.0; float(t[0, 0])    # no aliasing
         0.0
     """
-    with add_context("from_numpy"):
-        a = _as_array(array)
-        _check_arguments(a, dtype, check_finite, dims)
-        target = _target_dtype(a, dtype)
-        _refuse_lossy(a, target)
-        checking = STATE.enabled and check_finite
-        if checking and a.dtype.kind in "fc":
-            _refuse_non_finite(a)
-        t = _copy(a, target)
-        if checking and (t.is_floating_point() or t.is_complex()):
-            _refuse_overflow(a, t)
-        if device is not None:
-            try:
-                t = t.to(device)
-            except (RuntimeError, TypeError, ValueError) as e:
-                raise error(
-                    UsageError,
-                    f"{fmt_value(device)} is not a usable device ({str(e).splitlines()[0][:80]})",
-                    argument="device",
-                    got=fmt_value(device),
-                    hint="e.g. device='cpu' or device='cuda:0'",
-                ) from None
+    a = _as_array(array)
+    _check_arguments(a, dtype, check_finite, dims)
+    target = _target_dtype(a, dtype)
+    _refuse_lossy(a, target)
+    checking = STATE.enabled and check_finite
+    if checking and a.dtype.kind in "fc":
+        _refuse_non_finite(a)
+    t = _copy(a, target)
+    if checking and (t.is_floating_point() or t.is_complex()):
+        _refuse_overflow(a, t)
+    if device is not None:
+        try:
+            t = t.to(device)
+        except (RuntimeError, TypeError, ValueError):
+            raise error(
+                UsageError,
+                f"{fmt_value(device)} is not a device torch knows",
+                function="from_numpy",
+                argument="device",
+                got=fmt_value(device),
+                hint="e.g. device='cpu' or device='cuda:0'",
+            ) from None
     if spec is not None and STATE.enabled:
         from shapesafe._check import check_shape
 
@@ -257,6 +265,7 @@ def _refuse_lossy(a: np.ndarray[Any, Any], target: torch.dtype) -> None:
             expected="a complex dtype",
             got=fmt_dtype(target),
             hint="convert explicitly first (a.real, np.abs(a)), or pass a complex dtype",
+            function="from_numpy",
         )
     if kind == "u" and a.dtype.itemsize == 8 and target == torch.int64 and a.size:
         top = int(a.max())
@@ -270,6 +279,7 @@ def _refuse_lossy(a: np.ndarray[Any, Any], target: torch.dtype) -> None:
                 got=str(top),
                 hint="the values look like hashes or seeds, not indices; keep them in "
                 "numpy, or reduce them first (a % 2**63)",
+                function="from_numpy",
             )
     if kind in "fc" and not (target.is_floating_point or target.is_complex) and a.size:
         # numpy casts NaN to -2**63 (or True) without a word; no policy makes that useful
@@ -283,6 +293,7 @@ def _refuse_lossy(a: np.ndarray[Any, Any], target: torch.dtype) -> None:
                 expected="finite values",
                 got=f"{int(np.isnan(a).sum())} NaN, {int(np.isinf(a).sum())} inf",
                 hint="replace them first (np.nan_to_num) or keep a float dtype",
+                function="from_numpy",
             )
 
 
@@ -302,6 +313,7 @@ def _refuse_non_finite(a: np.ndarray[Any, Any]) -> None:
         got=f"{n_nan} NaN, {n_inf} inf",
         hint="the simulator diverged or was fed NaN actions; check the step before, or "
         "np.nan_to_num() if that is intended",
+        function="from_numpy",
     )
 
 
@@ -319,6 +331,7 @@ def _refuse_overflow(a: np.ndarray[Any, Any], t: torch.Tensor) -> None:
         expected=f"values representable in {fmt_dtype(t.dtype)}",
         got=f"max |value| {big:.3g}",
         hint="rescale or clip the values, or keep float64 with dtype=torch.float64",
+        function="from_numpy",
     )
 
 
@@ -343,8 +356,7 @@ def to_numpy(
         >>> y
         tensor([1., 1., 1.], requires_grad=True)
     """
-    with add_context("to_numpy"):
-        _check_tensor(tensor, dims)
+    _check_tensor(tensor, dims)
     if spec is not None and STATE.enabled:
         from shapesafe._check import check_shape
 
@@ -370,6 +382,7 @@ def _check_tensor(tensor: Any, dims: Any) -> None:
             expected="a torch.Tensor",
             got=fmt_value(tensor),
             hint="for a numpy array, take a copy with np.array(a, copy=True)",
+            function="to_numpy",
         )
     if tensor.layout != torch.strided:
         raise error(
@@ -379,6 +392,7 @@ def _check_tensor(tensor: Any, dims: Any) -> None:
             expected="a dense (strided) tensor",
             got=str(tensor.layout).removeprefix("torch."),
             hint="densify it first: to_numpy(t.to_dense())",
+            function="to_numpy",
         )
     if tensor.is_meta:
         raise error(
@@ -387,6 +401,7 @@ def _check_tensor(tensor: Any, dims: Any) -> None:
             argument="tensor",
             got="a meta tensor",
             hint="materialise it first (e.g. module.to_empty(device='cpu') and load real weights)",
+            function="to_numpy",
         )
     if tensor.is_quantized or tensor.dtype in _NOT_NUMERIC:
         raise error(
@@ -395,6 +410,7 @@ def _check_tensor(tensor: Any, dims: Any) -> None:
             argument="tensor",
             got=fmt_dtype(tensor.dtype),
             hint="to_numpy(t.dequantize())",
+            function="to_numpy",
         )
     if dims is not None and not isinstance(dims, dict):
         raise error(
@@ -402,6 +418,7 @@ def _check_tensor(tensor: Any, dims: Any) -> None:
             f"must be a dict of dim sizes (it is updated in place), got {fmt_value(dims)}",
             argument="dims",
             got=fmt_value(dims),
+            function="to_numpy",
         )
 
 

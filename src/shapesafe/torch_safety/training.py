@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from shapesafe._config import STATE
-from shapesafe._format import add_context, error, fmt_dtype, fmt_shape, fmt_value
+from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value, plural
 from shapesafe.errors import (
     AutogradError,
     DtypeError,
@@ -131,6 +131,7 @@ def _params_list(params: Any) -> list[torch.Tensor]:
             expected="an nn.Module or an iterable of tensors",
             got=fmt_value(params),
             hint="sgd_step(model, lr=...) or sgd_step(model.parameters(), lr=...)",
+            function="sgd_step",
         )
     ps = list(params)
     for i, p in enumerate(ps):
@@ -141,11 +142,12 @@ def _params_list(params: Any) -> list[torch.Tensor]:
                 argument="params",
                 expected="tensors",
                 got=fmt_value(p),
+                function="sgd_step",
             )
     return ps
 
 
-def _number(name: str, value: Any, *, positive: bool = False) -> float:
+def _number(name: str, value: Any, fn: str, *, positive: bool = False) -> float:
     """``value`` as a float if it is a real, finite, non-negative number (``> 0`` with
     ``positive``); a :class:`UsageError` naming ``name`` otherwise."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -158,6 +160,7 @@ def _number(name: str, value: Any, *, positive: bool = False) -> float:
         argument=name,
         expected=want,
         got=fmt_value(value),
+        function=fn,
     )
 
 
@@ -194,21 +197,22 @@ def sgd_step(
         >>> w
         tensor([0.7000, 0.7000], requires_grad=True)
     """
-    with add_context("sgd_step"):
-        ps = _params_list(params)
-        lr = _number("lr", lr)
-        momentum = _number("momentum", momentum)
-        dampening = _number("dampening", dampening)
-        weight_decay = _number("weight_decay", weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise error(
-                UsageError,
-                "Nesterov momentum requires a momentum > 0 and zero dampening",
-                argument="nesterov",
-                got=f"momentum={momentum}, dampening={dampening}",
-            )
-        if momentum != 0:
-            _check_buffers(buffers, len(ps))
+    fn = "sgd_step"
+    ps = _params_list(params)
+    lr = _number("lr", lr, fn)
+    momentum = _number("momentum", momentum, fn)
+    dampening = _number("dampening", dampening, fn)
+    weight_decay = _number("weight_decay", weight_decay, fn)
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise error(
+            UsageError,
+            "Nesterov momentum requires a momentum > 0 and zero dampening",
+            function=fn,
+            argument="nesterov",
+            got=f"momentum={momentum}, dampening={dampening}",
+        )
+    if momentum != 0:
+        _check_buffers(buffers, len(ps))
     with torch.no_grad():
         for i, p in enumerate(ps):
             if p.grad is None:
@@ -235,9 +239,10 @@ def _check_buffers(buffers: Any, n: int) -> None:
             "momentum needs a list of buffers to carry state between steps, got "
             f"{fmt_value(buffers)}",
             argument="buffers",
-            expected=f"a list of {n} slots",
+            expected=f"a list of {plural(n, 'slot')}",
             got=fmt_value(buffers),
             hint="bufs = [None] * len(params) once, then sgd_step(..., buffers=bufs)",
+            function="sgd_step",
         )
     if len(buffers) != n:
         raise error(
@@ -247,6 +252,7 @@ def _check_buffers(buffers: Any, n: int) -> None:
             expected=str(n),
             got=str(len(buffers)),
             hint="create it once as [None] * len(params)",
+            function="sgd_step",
         )
 
 
@@ -300,23 +306,19 @@ def train_step(
         >>> isinstance(stats.loss, float)
         True
     """
-    fn = "train_step"
     # Every argument is checked before zero_grad(): a refused call changes nothing.
-    with add_context(fn):
-        clip = _check_step_arguments(model, loss_fn, optimizer, max_grad_norm)
+    clip = _check_step_arguments(model, loss_fn, optimizer, max_grad_norm)
     optimizer.zero_grad(set_to_none=True)
     loss = loss_fn(model, batch)
     checking = STATE.enabled
     if checking or not isinstance(loss, torch.Tensor):
-        with add_context(fn):
-            _check_loss(loss, checking)
+        _check_loss(loss, checking)
     value = float(loss.detach())
     if checking and not math.isfinite(value):
         raise _about(
             "return value of loss_fn",
             NonFiniteError,
             f"loss is {value}; the parameters were not updated",
-            function=fn,
             expected="a finite loss",
             got=str(value),
             hint="look for log(0), division by a zero std, exp overflow, or a too-large "
@@ -333,7 +335,6 @@ def train_step(
                 "gradients",
                 NonFiniteError,
                 f"gradient norm is {norm}; the parameters were not updated",
-                function=fn,
                 expected="a finite gradient norm",
                 got=str(norm),
                 hint="a NaN/inf gradient usually comes from the loss's inputs; "
@@ -356,6 +357,7 @@ def _check_step_arguments(
             expected="a torch.optim.Optimizer",
             got=fmt_value(optimizer),
             hint="train_step(model, loss_fn, batch, torch.optim.Adam(model.parameters()))",
+            function="train_step",
         )
     if not isinstance(model, nn.Module):
         raise error(
@@ -364,6 +366,7 @@ def _check_step_arguments(
             argument="model",
             expected="a torch.nn.Module",
             got=fmt_value(model),
+            function="train_step",
         )
     if not callable(loss_fn):
         raise error(
@@ -373,17 +376,18 @@ def _check_step_arguments(
             expected="a callable",
             got=fmt_value(loss_fn),
             hint="e.g. lambda m, b: F.mse_loss(m(b[0]), b[1])",
+            function="train_step",
         )
     if max_grad_norm is None:
         return None
-    return _number("max_grad_norm", max_grad_norm, positive=True)
+    return _number("max_grad_norm", max_grad_norm, "train_step", positive=True)
 
 
 def _about(argument: str, cls: type[ShapesafeError], summary: str, **fields: Any) -> ShapesafeError:
     """An error whose ``argument`` field names something that is not a parameter (the
     loss function's return value, the gradients): the message reads "loss is nan", not
     "argument `return value of loss_fn`"."""
-    err = error(cls, summary, **fields)
+    err = error(cls, summary, function="train_step", **fields)
     err.argument = argument
     return err
 

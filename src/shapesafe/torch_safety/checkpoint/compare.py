@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from shapesafe._format import add_context, error, fmt_dtype, fmt_shape, fmt_value, plural
+from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value, plural
 from shapesafe.errors import CheckpointError, UsageError
 
 __all__ = ["assert_same_state"]
@@ -34,6 +34,7 @@ def _as_state(x: Any, name: str) -> Mapping[str, Any]:
         argument=name,
         expected="an nn.Module or a dict of str -> tensor",
         got=fmt_value(x),
+        function="assert_same_state",
     )
 
 
@@ -47,6 +48,7 @@ def _tolerance(name: str, value: Any) -> float:
         argument=name,
         expected="a finite number >= 0",
         got=fmt_value(value),
+        function="assert_same_state",
     )
 
 
@@ -108,9 +110,8 @@ def assert_same_state(
         >>> assert_same_state(a, b)
     """
     fn = "assert_same_state"
-    with add_context(fn):
-        sa, sb = _as_state(a, "a"), _as_state(b, "b")
-        atol, rtol = _tolerance("atol", atol), _tolerance("rtol", rtol)
+    sa, sb = _as_state(a, "a"), _as_state(b, "b")
+    atol, rtol = _tolerance("atol", atol), _tolerance("rtol", rtol)
     problems = [f"{k}: only in the first" for k in sa if k not in sb]
     problems += [f"{k}: only in the second" for k in sb if k not in sa]
     for k in sa:

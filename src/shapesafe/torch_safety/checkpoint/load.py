@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from shapesafe._format import add_context, error, fmt_dtype, fmt_shape, fmt_value, plural
+from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value, plural
 from shapesafe.errors import CheckpointError
 from shapesafe.torch_safety.checkpoint._payload import _type_name
 from shapesafe.torch_safety.checkpoint.read import Metadata, PathLike, as_path, read_verified
@@ -66,8 +66,7 @@ def load_checkpoint(
     """
     fn = "load_checkpoint"
     target = as_path(path, fn)
-    with add_context(fn):
-        _check_arguments(module, optimizer, strict, verify)
+    _check_arguments(module, optimizer, strict, verify)
     obj = read_verified(target, fn, map_location, verify)
     _refuse_misfit(obj, module, strict, target, fn)
     opt_state = obj["optimizer"]
@@ -101,6 +100,7 @@ def _check_arguments(module: Any, optimizer: Any, strict: Any, verify: Any) -> N
             expected="a torch.nn.Module",
             got=fmt_value(module),
             hint="build the model first (same constructor arguments), then load into it",
+            function="load_checkpoint",
         )
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise error(
@@ -109,6 +109,7 @@ def _check_arguments(module: Any, optimizer: Any, strict: Any, verify: Any) -> N
             argument="optimizer",
             expected="a torch.optim.Optimizer or None",
             got=fmt_value(optimizer),
+            function="load_checkpoint",
         )
     for name, flag in (("strict", strict), ("verify", verify)):
         if not isinstance(flag, bool):
@@ -117,6 +118,7 @@ def _check_arguments(module: Any, optimizer: Any, strict: Any, verify: Any) -> N
                 f"must be True or False, got {fmt_value(flag)}",
                 argument=name,
                 got=fmt_value(flag),
+                function="load_checkpoint",
             )
 
 

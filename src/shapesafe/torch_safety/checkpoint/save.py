@@ -33,7 +33,7 @@ from typing import IO, Any
 import torch
 from torch import nn
 
-from shapesafe._format import add_context, error, fmt_value
+from shapesafe._format import error, fmt_value
 from shapesafe.errors import CheckpointError
 from shapesafe.torch_safety.checkpoint._payload import FORMAT, VERSION, _checksum
 from shapesafe.torch_safety.checkpoint.read import PathLike, as_path
@@ -165,8 +165,7 @@ def save_checkpoint(
     """
     fn = "save_checkpoint"
     target = as_path(path, fn)
-    with add_context(fn):
-        _check_arguments(module, optimizer, target)
+    _check_arguments(module, optimizer, target)
     state = module.state_dict()
     manifest = {
         k: (tuple(int(d) for d in v.shape), str(v.dtype))
@@ -197,6 +196,7 @@ def _check_arguments(module: Any, optimizer: Any, target: Path) -> None:
             expected="a torch.nn.Module",
             got=fmt_value(module),
             hint="pass the model itself; its state_dict() is taken for you",
+            function="save_checkpoint",
         )
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise error(
@@ -206,12 +206,14 @@ def _check_arguments(module: Any, optimizer: Any, target: Path) -> None:
             expected="a torch.optim.Optimizer or None",
             got=fmt_value(optimizer),
             hint="extra state goes in keyword metadata, e.g. scheduler=scheduler.state_dict()",
+            function="save_checkpoint",
         )
     if target.is_dir():
         err = error(
             CheckpointError,
             f"{str(target)!r} is a directory",
             hint="pass a file path inside it, e.g. os.path.join(dirname, 'last.pt')",
+            function="save_checkpoint",
         )
         err.argument, err.got = "path", "a directory"
         raise err
@@ -220,6 +222,7 @@ def _check_arguments(module: Any, optimizer: Any, target: Path) -> None:
             CheckpointError,
             f"directory {str(target.parent)!r} does not exist (saving to {str(target)!r})",
             hint="create it first: os.makedirs(dirname, exist_ok=True)",
+            function="save_checkpoint",
         )
         err.argument, err.got = "path", "a missing directory"
         raise err

@@ -101,27 +101,24 @@ def _one_of(fn: str, table: Table, values: dict[str, Any]) -> None:
 def _as_tensor(fn: str, p: Param, x: Any) -> Tensor | None:
     """``x`` as a tensor to shape-check, or ``None`` for a scalar that broadcasts."""
     if isinstance(x, Tensor):
+        need: tuple[str, str, str] | None = None  # (what is needed, why, how to fix)
         if not x.is_floating_point():
-            raise error(
-                DtypeError,
-                f"has dtype {fmt_dtype(x.dtype)}; expected a floating-point "
-                f"tensor",
-                function=fn,
-                argument=p.name,
-                expected="a floating-point tensor",
-                got=fmt_dtype(x.dtype),
-                hint=f"convert it with {p.name}.float()",
+            need = ("a floating-point tensor", "", f"convert it with {p.name}.float()")
+        elif p.linalg and x.dtype not in (torch.float32, torch.float64):
+            need = (
+                "float32 or float64",
+                " (torch's Cholesky factorization needs it)",
+                f"{p.name}.float() (and .to(dtype) of the result, if needed)",
             )
-        if p.linalg and x.dtype not in (torch.float32, torch.float64):
+        if need is not None:
             raise error(
                 DtypeError,
-                f"has dtype {fmt_dtype(x.dtype)}; torch's Cholesky "
-                f"factorization needs float32 or float64",
+                f"has dtype {fmt_dtype(x.dtype)}; expected {need[0]}{need[1]}",
                 function=fn,
                 argument=p.name,
-                expected="float32 or float64",
+                expected=need[0],
                 got=fmt_dtype(x.dtype),
-                hint=f"{p.name}.float() (and .to(dtype) of the result, if needed)",
+                hint=need[2],
             )
         return None if (p.scalar_ok and x.dim() == 0) else x
     if p.scalar_ok and isinstance(x, (int, float)) and not isinstance(x, bool):

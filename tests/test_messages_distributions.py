@@ -415,7 +415,7 @@ MESSAGES = [
     (
         "tanh_mean",
         lambda: TanhNormal(E(2), torch.ones(2)).mean,
-        "TanhNormal.mean(): has no closed form for a TanhNormal\n  expected: a distribution with a closed-form mean\n  got: TanhNormal\n  hint: use .mode (tanh(loc)) for the deterministic action, or a Monte Carlo estimate rsample((n,)).mean(0)",
+        "TanhNormal.mean: has no closed form for a TanhNormal\n  expected: a distribution with a closed-form mean\n  got: TanhNormal\n  hint: use .mode (tanh(loc)) for the deterministic action, or a Monte Carlo estimate rsample((n,)).mean(0)",
     ),
     (
         "kl_trailing_q",

@@ -39,7 +39,7 @@ from torch.types import _size
 
 from shapesafe._compile import is_compiling, trace_time_check
 from shapesafe._config import STATE
-from shapesafe._format import error, fmt_index, fmt_sample, fmt_shape
+from shapesafe._format import error, fmt_index, fmt_sample, fmt_shape, message
 from shapesafe.distributions._annotation import annotation
 from shapesafe.distributions._constraints import NAN_HINT
 from shapesafe.distributions._params import Table, check_params, check_values, names
@@ -116,15 +116,21 @@ def _dtype_error_at_trace_time(cls: Any, method: str, value: Tensor) -> None:
     raise cls._value_dtype.error(cls.__name__, method, value.dtype)
 
 
-def no_closed_form(name: str, what: str, hint: str) -> UsageError:
-    return error(
-        UsageError,
-        f"has no closed form for a {name}",
-        function=f"{name}.{what}",
-        expected="a distribution with a closed-form " + what,
-        got=name,
-        hint=hint,
+def no_closed_form(name: str, what: str, hint: str, *, prop: bool = False) -> UsageError:
+    """``what`` (a method, or a property with ``prop``) has no closed form for ``name``."""
+    fields: dict[str, Any] = {
+        "function": f"{name}.{what}",
+        "expected": "a distribution with a closed-form " + what,
+        "got": name,
+        "hint": hint,
+    }
+    if not prop:
+        return error(UsageError, f"has no closed form for a {name}", **fields)
+    # a property is not called: no "()" in the head (error() would add it)
+    text = message(f"has no closed form for a {name}", **fields).replace(
+        f"{name}.{what}()", f"{name}.{what}", 1
     )
+    return UsageError(text, **fields)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ def _no_mean(name: str) -> Any:
         "mean",
         "use .mode (tanh(loc)) for the deterministic action, or a Monte Carlo estimate "
         "rsample((n,)).mean(0)",
+        prop=True,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import shapesafe
@@ -598,3 +598,195 @@ def test_disabled_skips_the_checks() -> None:
         assert squeeze(torch.zeros(3, 4), 1).shape == (3, 4)
         assert gather(torch.arange(6).reshape(2, 3), 0, torch.tensor([[0], [1]])).shape == (2, 1)
         assert newaxis(np.zeros((2, 3)))[:, None].shape == (2, 1, 3)
+
+
+# --------------------------------------------------------------------------------------
+# issue 11: internal errors that leaked (regression tests)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64])
+def test_wide_unsigned_indices_work_like_int64(dtype: torch.dtype) -> None:
+    # was: NotImplementedError "aminmax_cpu" not implemented for 'UInt16' (and 32, 64)
+    q = torch.arange(12.0).reshape(3, 4)
+    a = torch.tensor([0, 3, 1])
+    assert torch.equal(take_along(q, a.to(dtype)), take_along(q, a))
+    assert torch.equal(gather(q, 1, a[:, None].to(dtype)), gather(q, 1, a[:, None]))
+    err = raised(ShapeError, lambda: take_along(q, torch.tensor([0, 4, 1]).to(dtype)))
+    assert (err.argument, err.expected, err.got) == ("index", "0 <= index < 4", "4")
+
+
+def test_uint64_index_above_int64_is_refused_with_its_unsigned_value() -> None:
+    huge = torch.tensor([0, 1, -1]).view(torch.uint64)  # last entry: 2**64 - 1
+    err = raised(ShapeError, lambda: take_along(torch.zeros(3, 4), huge))
+    assert (err.function, err.argument, err.got) == ("take_along", "index", str(2**64 - 1))
+    assert "at position (2,)" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("value", "cls", "got"),
+    [
+        (None, DtypeError, "None"),
+        ("2", DtypeError, "the str '2'"),
+        (2.0, DtypeError, "the float 2.0"),
+        (True, DtypeError, "the bool True"),  # was accepted as size 1
+        (-2, UsageError, "-2"),
+        (10**20, UsageError, str(10**20)),  # was: RuntimeError from torch
+    ],
+)
+def test_reshape_size_keywords_must_be_sizes(
+    value: object, cls: type[ShapesafeError], got: str
+) -> None:
+    err = raised(cls, lambda: reshape(torch.zeros(3, 4), "b (h w) -> b h w", h=value))  # type: ignore[arg-type]
+    assert (err.function, err.argument, err.got) == ("reshape", "h", got)
+    assert "size keyword h=" in str(err)
+
+
+def test_reshape_accepts_numpy_integer_sizes() -> None:
+    out = reshape(torch.zeros(3, 4), "b (h w) -> b h w", h=np.int64(2))  # type: ignore[arg-type]
+    assert out.shape == (3, 2, 2)
+
+
+# --------------------------------------------------------------------------------------
+# fuzz: any input gives the plain torch result or a ShapesafeError, never anything else
+
+FUZZ_DTYPES = [
+    torch.float32, torch.float64, torch.float16, torch.bfloat16, torch.complex64,
+    torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8, torch.uint16,
+    torch.uint32, torch.uint64, torch.bool,
+]  # fmt: skip
+
+ODD = st.one_of(
+    st.integers(-6, 6),
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=True),
+    st.text(max_size=2),
+    st.just(10**20),
+    st.just(-(10**20)),
+    st.just(np.int64(1)),
+    st.lists(st.integers(-3, 3), max_size=3),
+    st.tuples(st.integers(-3, 3), st.integers(-3, 3)),
+    st.dictionaries(st.text(max_size=1), st.integers(), max_size=1),
+)
+
+FUZZ = settings(max_examples=300)
+
+
+@st.composite
+def any_tensor(draw: st.DrawFn, max_dims: int = 4) -> torch.Tensor:
+    shape = tuple(draw(st.lists(st.integers(0, 3), max_size=max_dims)))
+    dtype = draw(st.sampled_from(FUZZ_DTYPES))
+    values = draw(
+        st.lists(st.integers(-2, 5), min_size=math.prod(shape), max_size=math.prod(shape))
+    )
+    t = torch.tensor(values, dtype=torch.int64).reshape(shape)
+    return (
+        t.to(dtype)
+        if dtype not in (torch.uint16, torch.uint32, torch.uint64)
+        else t.abs().to(dtype)
+    )
+
+
+def outcome(call: Callable[[], Any]) -> Any:
+    """The result, or None for a ShapesafeError; any other exception fails the test."""
+    try:
+        return call()
+    except ShapesafeError:
+        return None
+
+
+def _long(index: torch.Tensor) -> torch.Tensor:
+    return index.to(torch.int64)
+
+
+@FUZZ
+@given(any_tensor(), any_tensor(), st.one_of(st.integers(-5, 4), ODD))
+def test_fuzz_take_along(values: torch.Tensor, index: torch.Tensor, dim: Any) -> None:
+    got = outcome(lambda: take_along(values, index, dim))
+    if got is not None:
+        assert torch.equal(got, reference_take_along(values, _long(index), dim))
+
+
+@FUZZ
+@given(any_tensor(), any_tensor(), st.one_of(st.integers(-5, 4), ODD))
+def test_fuzz_gather(inp: torch.Tensor, index: torch.Tensor, dim: Any) -> None:
+    got = outcome(lambda: gather(inp, dim, index))
+    if got is not None:
+        wide = inp.dtype in (torch.uint16, torch.uint32, torch.uint64)  # no torch kernel
+        expected = torch.gather(inp.to(torch.int64) if wide else inp, dim, _long(index))
+        assert got.dtype == inp.dtype
+        assert torch.equal(got.to(expected.dtype), expected)
+
+
+@FUZZ
+@given(any_tensor(), st.one_of(st.integers(-5, 4), ODD))
+def test_fuzz_squeeze(x: torch.Tensor, dim: Any) -> None:
+    got = outcome(lambda: squeeze(x, dim))
+    if got is not None:
+        axes = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+        assert all(x.shape[a] == 1 for a in axes)
+        assert torch.equal(got, x.squeeze(axes))
+
+
+@FUZZ
+@given(any_tensor(max_dims=3), st.lists(st.one_of(st.integers(-5, 5), ODD), max_size=3))
+def test_fuzz_unsqueeze(x: torch.Tensor, dims: list[Any]) -> None:
+    got = outcome(lambda: unsqueeze(x, *dims))
+    if got is not None:
+        flat = [a for d in dims for a in (d if isinstance(d, (tuple, list)) else (d,))]
+        assert got.shape == np.expand_dims(np.zeros(x.shape), tuple(flat)).shape
+        assert got.dtype == x.dtype
+        assert torch.equal(got.reshape(x.shape), x)
+
+
+KEY_ITEMS = st.sampled_from([slice(None), None, Ellipsis, 0, -1, slice(1, None), "a", 1.5])
+
+
+@FUZZ
+@given(any_tensor(), st.one_of(KEY_ITEMS, st.lists(KEY_ITEMS, max_size=5).map(tuple)))
+def test_fuzz_newaxis(x: torch.Tensor, key: Any) -> None:
+    got = outcome(lambda: newaxis(x)[key])
+    if got is not None:
+        assert torch.equal(got, x[key])
+        n_keep = sum(isinstance(k, slice) for k in (key if isinstance(key, tuple) else (key,)))
+        assert got.ndim - x.ndim == got.ndim - n_keep - (x.ndim - n_keep)  # only axes added
+        assert got.numel() == x.numel()
+
+
+@FUZZ
+@given(any_tensor(), st.one_of(st.integers(-2, 6), ODD), st.one_of(st.integers(-2, 6), ODD))
+def test_fuzz_reshape_pattern(x: torch.Tensor, h: Any, w: Any) -> None:
+    got = outcome(lambda: reshape(x, "b (h w) -> b h w", h=h, w=w))
+    if got is not None:
+        assert x.ndim == 2 and (h, w) == (int(h), int(w))
+        assert not isinstance(h, bool) and not isinstance(w, bool)
+        assert torch.equal(got, x.reshape(x.shape[0], int(h), int(w)))
+    got = outcome(lambda: reshape(x, "b (h w) -> b h w", h=h))
+    if got is not None:
+        assert not isinstance(h, bool) and x.shape[1] % int(h) == 0
+        assert torch.equal(got, x.reshape(x.shape[0], int(h), x.shape[1] // int(h)))
+
+
+@FUZZ
+@given(
+    any_tensor(),
+    st.lists(st.one_of(st.integers(-2, 6), ODD), max_size=3),
+    st.one_of(st.integers(-1, 4), ODD),
+)
+def test_fuzz_reshape_keep(x: torch.Tensor, shape: list[Any], keep: Any) -> None:
+    got = outcome(lambda: reshape(x, *shape, keep=keep))
+    if got is not None:
+        assert isinstance(keep, (int, np.integer)) and not isinstance(keep, bool)
+        assert 0 <= keep <= x.ndim
+        assert got.shape[:keep] == x.shape[:keep]
+        dims = shape[0] if len(shape) == 1 and isinstance(shape[0], (list, tuple)) else shape
+        assert torch.equal(got, torch.reshape(x, (*x.shape[:keep], *[int(s) for s in dims])))
+
+
+@FUZZ
+@given(any_tensor(), st.one_of(st.integers(-2, 5), ODD))
+def test_fuzz_flatten(x: torch.Tensor, keep: Any) -> None:
+    got = outcome(lambda: flatten(x, keep))
+    if got is not None:
+        assert x.ndim > keep >= 0
+        assert torch.equal(got, torch.flatten(x, keep))

@@ -144,38 +144,36 @@ def check_range(
         # nor on the shape-only meta stand-ins of a trace-time check
         if index.numel() == 0 or is_compiling() or index.device.type == "meta":
             return
-        if index.dtype in _UNSIGNED_WIDE:
-            index = index.to(torch.int64) if index.dtype != torch.uint64 else index
         if index.dtype == torch.uint64:
-            # no CPU min/max kernel; entries >= 2**63 must be refused, not wrapped
-            big = index.view(torch.int64) < 0
-            if bool(big.any()):
-                _range_error(function, argument, index, size, target, int(index[big][0]))
-            index = index.view(torch.int64)
+            # no CPU min/max kernel; entries >= 2**63 read as negative int64: refuse them
+            # here, reporting their unsigned value, instead of letting them wrap around
+            signed = index.view(torch.int64)
+            huge = signed < 0
+            if bool(huge.any()):
+                pos = tuple(int(p) for p in huge.nonzero()[0].tolist())
+                _range_error(function, argument, pos, int(signed[huge][0]) + 2**64, size, target)
+            index = signed
+        elif index.dtype in _UNSIGNED_WIDE:
+            index = index.to(torch.int64)
         lo, hi = (int(v) for v in torch.aminmax(index))
+        if lo >= 0 and hi < size:
+            return
+        bad = lo if lo < 0 else hi
+        pos = tuple(int(p) for p in (index == bad).nonzero()[0].tolist())
     else:
         if index.size == 0:
             return
         lo, hi = int(index.min()), int(index.max())
-    if lo >= 0 and hi < size:
-        return
-    _range_error(function, argument, index, size, target, lo if lo < 0 else hi)
+        if lo >= 0 and hi < size:
+            return
+        bad = lo if lo < 0 else hi
+        pos = tuple(int(p) for p in np.argwhere(index == bad)[0])
+    _range_error(function, argument, pos, bad, size, target)
 
 
 def _range_error(
-    function: str,
-    argument: str,
-    index: torch.Tensor | np.ndarray[Any, Any],
-    size: int,
-    target: str,
-    bad: int,
+    function: str, argument: str, pos: tuple[int, ...], bad: int, size: int, target: str
 ) -> None:
-    if isinstance(index, torch.Tensor):
-        flat = index.view(torch.int64) if index.dtype == torch.uint64 else index
-        where_bad = (flat.to(torch.int64) == bad) if bad < 2**63 else (flat < 0)
-        pos = tuple(int(p) for p in where_bad.nonzero()[0].tolist())
-    else:
-        pos = tuple(int(p) for p in np.argwhere(index == bad)[0])
     hint = (
         "negative indices are not wrapped around here (torch.gather refuses them too); "
         f"use {argument} % {size} if you really mean counting from the end"

@@ -15,11 +15,22 @@ from shapesafe._format import error, fmt_shape, plural
 from shapesafe.errors import ShapeError
 from shapesafe.ops._common import A, as_long, check_integer, check_range, norm_axis, same_kind
 
+# torch.gather has no kernel for these value dtypes; a gather only moves bits, so it runs
+# on the signed view of the same width and views the result back
+_SIGNED_VIEW = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
+
+
+def _torch_gather(values: torch.Tensor, d: int, index: torch.Tensor) -> torch.Tensor:
+    signed = _SIGNED_VIEW.get(values.dtype)
+    if signed is None:
+        return torch.gather(values, d, as_long(index))
+    return torch.gather(values.view(signed), d, as_long(index)).view(values.dtype)
+
 
 def _take_along_impl(values: A, index: A, d: int) -> A:
     if isinstance(values, torch.Tensor):
         assert isinstance(index, torch.Tensor)
-        return values.gather(d, as_long(index).unsqueeze(d)).squeeze(d)
+        return _torch_gather(values, d, index.unsqueeze(d)).squeeze(d)
     out = np.take_along_axis(values, np.expand_dims(index, d), axis=d)
     return cast(A, np.squeeze(out, axis=d))
 
@@ -123,7 +134,7 @@ def _take_along_shape_error(
 def _gather_impl(input: A, d: int, index: A) -> A:
     if isinstance(input, torch.Tensor):
         assert isinstance(index, torch.Tensor)
-        return torch.gather(input, d, as_long(index))
+        return _torch_gather(input, d, index)
     return cast(A, np.take_along_axis(input, index, axis=d))
 
 

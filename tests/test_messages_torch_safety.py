@@ -194,7 +194,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "autograd_graph_of_a_float",
         shapesafe.DtypeError,
         "autograd_graph(1.0)",
-        "autograd_graph() argument `loss`: must be a tensor, got the float 1.0\n"
+        "autograd_graph() argument `loss`: must be a torch.Tensor, got the float 1.0\n"
         "  expected: a torch.Tensor\n"
         "  got: the float 1.0\n"
         "  hint: pass the loss tensor itself, not loss.item()",
@@ -239,7 +239,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "detached_copy_of_a_list",
         shapesafe.DtypeError,
         "detached_copy([1])",
-        "detached_copy() argument `t`: must be a tensor, got a list of 1 item\n"
+        "detached_copy() argument `t`: must be a torch.Tensor, got a list of 1 item\n"
         "  expected: a torch.Tensor\n"
         "  got: a list of 1 item\n"
         "  hint: for numpy arrays use a.copy(); for nested data, copy each tensor",

@@ -18,8 +18,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from shapesafe._format import error, fmt_shape, fmt_value, plural
-from shapesafe.errors import AuditError, UsageError
+from shapesafe._format import fmt_shape, plural
+from shapesafe.errors import AuditError
+from shapesafe.torch_safety._arguments import require_flags, require_module, require_optimizer
 
 __all__ = ["AuditReport", "Finding", "FindingKind", "audit"]
 
@@ -133,38 +134,6 @@ def _param_owner_ids(module: nn.Module) -> set[int]:
     return {id(p) for p in module.parameters()} | {id(b) for b in module.buffers()}
 
 
-def _check_arguments(module: object, optimizer: object, evaluation: object, strict: object) -> None:
-    if not isinstance(module, nn.Module):
-        raise error(
-            UsageError,
-            f"must be a torch.nn.Module, got {fmt_value(module)}",
-            argument="module",
-            expected="a torch.nn.Module",
-            got=fmt_value(module),
-            hint="to audit several modules together, wrap them: nn.ModuleList([a, b])",
-            function="audit",
-        )
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise error(
-            UsageError,
-            f"must be a torch.optim.Optimizer or None, got {fmt_value(optimizer)}",
-            argument="optimizer",
-            expected="a torch.optim.Optimizer or None",
-            got=fmt_value(optimizer),
-            hint="audit(model, torch.optim.Adam(model.parameters()))",
-            function="audit",
-        )
-    for name, flag in (("evaluation", evaluation), ("strict", strict)):
-        if not isinstance(flag, bool):
-            raise error(
-                UsageError,
-                f"must be True or False, got {fmt_value(flag)}",
-                argument=name,
-                got=fmt_value(flag),
-                function="audit",
-            )
-
-
 def audit(
     module: nn.Module,
     optimizer: torch.optim.Optimizer | None = None,
@@ -204,7 +173,16 @@ def audit(
         >>> audit(Net()).kinds()
         ['unregistered_module', 'unregistered_module']
     """
-    _check_arguments(module, optimizer, evaluation, strict)
+    require_module(
+        module, "audit", hint="to audit several modules together, wrap them: nn.ModuleList([a, b])"
+    )
+    require_optimizer(
+        optimizer,
+        "audit",
+        optional=True,
+        hint="audit(model, torch.optim.Adam(model.parameters()))",
+    )
+    require_flags("audit", evaluation=evaluation, strict=strict)
     findings = _attribute_findings(module)
     if optimizer is not None:
         findings += _optimizer_findings(module, optimizer)

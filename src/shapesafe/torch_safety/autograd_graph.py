@@ -20,7 +20,8 @@ import torch
 from torch import nn
 
 from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value
-from shapesafe.errors import AutogradError, DtypeError, UsageError
+from shapesafe.errors import AutogradError, UsageError
+from shapesafe.torch_safety._arguments import require_tensor
 
 __all__ = ["AutogradGraph", "GraphNode", "autograd_graph"]
 
@@ -228,16 +229,9 @@ def autograd_graph(
 
 
 def _check_arguments(loss: Any, module: Any, inputs: Any) -> None:
-    if not isinstance(loss, torch.Tensor):
-        raise error(
-            DtypeError,
-            f"must be a tensor, got {fmt_value(loss)}",
-            argument="loss",
-            expected="a torch.Tensor",
-            got=fmt_value(loss),
-            hint="pass the loss tensor itself, not loss.item()",
-            function="autograd_graph",
-        )
+    require_tensor(
+        loss, "autograd_graph", "loss", hint="pass the loss tensor itself, not loss.item()"
+    )
     if module is not None and not isinstance(module, nn.Module):
         raise error(
             UsageError,

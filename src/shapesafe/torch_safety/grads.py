@@ -23,7 +23,8 @@ from torch import nn
 
 from shapesafe import _format
 from shapesafe._format import error, fmt_shape, fmt_value, plural
-from shapesafe.errors import AutogradError, DtypeError, NonFiniteError, UsageError
+from shapesafe.errors import AutogradError, NonFiniteError, UsageError
+from shapesafe.torch_safety._arguments import require_module, require_tensor
 
 __all__ = [
     "check_grads",
@@ -40,17 +41,12 @@ __all__ = [
 
 def _check_module(module: Any, ignore: Any, fn: str) -> list[str]:
     """The argument checks both functions share; returns ``ignore`` as a list of globs."""
-    if not isinstance(module, nn.Module):
-        raise error(
-            UsageError,
-            f"must be a torch.nn.Module, got {fmt_value(module)}",
-            argument="module",
-            expected="a torch.nn.Module",
-            got=fmt_value(module),
-            hint="pass the model after loss.backward(); for several models, wrap them: "
-            "nn.ModuleList([actor, critic])",
-            function=fn,
-        )
+    require_module(
+        module,
+        fn,
+        hint="pass the model after loss.backward(); for several models, wrap them: "
+        "nn.ModuleList([actor, critic])",
+    )
     patterns = [ignore] if isinstance(ignore, str) else ignore
     try:
         patterns = list(patterns)
@@ -278,14 +274,10 @@ def detached_copy(t: torch.Tensor) -> torch.Tensor:
         >>> y
         tensor([1., 1.], requires_grad=True)
     """
-    if not isinstance(t, torch.Tensor):
-        raise error(
-            DtypeError,
-            f"must be a tensor, got {fmt_value(t)}",
-            function="detached_copy",
-            argument="t",
-            expected="a torch.Tensor",
-            got=fmt_value(t),
-            hint="for numpy arrays use a.copy(); for nested data, copy each tensor",
-        )
+    require_tensor(
+        t,
+        "detached_copy",
+        "t",
+        hint="for numpy arrays use a.copy(); for nested data, copy each tensor",
+    )
     return t.detach().clone()

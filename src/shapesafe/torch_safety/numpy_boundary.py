@@ -39,6 +39,7 @@ import torch
 from shapesafe._config import STATE
 from shapesafe._format import error, fmt_dtype, fmt_value, plural
 from shapesafe.errors import DtypeError, NonFiniteError, UsageError
+from shapesafe.torch_safety._arguments import require_dims, require_flags, require_tensor
 
 __all__ = ["from_numpy", "to_numpy"]
 
@@ -148,23 +149,8 @@ def _check_arguments(a: np.ndarray[Any, Any], dtype: Any, check_finite: Any, dim
             hint="convert to a float dtype, then quantize with torch.quantize_per_tensor",
             function="from_numpy",
         )
-    if not isinstance(check_finite, bool):
-        raise error(
-            UsageError,
-            f"must be True or False, got {fmt_value(check_finite)}",
-            argument="check_finite",
-            got=fmt_value(check_finite),
-            function="from_numpy",
-        )
-    if dims is not None and not isinstance(dims, dict):
-        raise error(
-            UsageError,
-            f"must be a dict of dim sizes (it is updated in place), got {fmt_value(dims)}",
-            argument="dims",
-            got=fmt_value(dims),
-            hint="dims = {}; from_numpy(obs, 'batch obs', dims=dims)",
-            function="from_numpy",
-        )
+    require_flags("from_numpy", check_finite=check_finite)
+    require_dims(dims, "from_numpy")
 
 
 def from_numpy(
@@ -374,16 +360,12 @@ def to_numpy(
 
 
 def _check_tensor(tensor: Any, dims: Any) -> None:
-    if not isinstance(tensor, torch.Tensor):
-        raise error(
-            DtypeError,
-            f"must be a torch.Tensor, got {fmt_value(tensor)}",
-            argument="tensor",
-            expected="a torch.Tensor",
-            got=fmt_value(tensor),
-            hint="for a numpy array, take a copy with np.array(a, copy=True)",
-            function="to_numpy",
-        )
+    require_tensor(
+        tensor,
+        "to_numpy",
+        "tensor",
+        hint="for a numpy array, take a copy with np.array(a, copy=True)",
+    )
     if tensor.layout != torch.strided:
         raise error(
             DtypeError,
@@ -412,14 +394,7 @@ def _check_tensor(tensor: Any, dims: Any) -> None:
             hint="to_numpy(t.dequantize())",
             function="to_numpy",
         )
-    if dims is not None and not isinstance(dims, dict):
-        raise error(
-            UsageError,
-            f"must be a dict of dim sizes (it is updated in place), got {fmt_value(dims)}",
-            argument="dims",
-            got=fmt_value(dims),
-            function="to_numpy",
-        )
+    require_dims(dims, "to_numpy")
 
 
 def _numpy_of(t: torch.Tensor) -> np.ndarray[Any, Any]:

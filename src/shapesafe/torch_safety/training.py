@@ -33,6 +33,7 @@ from shapesafe.errors import (
     ShapesafeError,
     UsageError,
 )
+from shapesafe.torch_safety._arguments import require_module, require_optimizer
 
 __all__ = ["GradMode", "StepStats", "evaluating", "sgd_step", "train_step"]
 
@@ -86,16 +87,12 @@ def evaluating(*modules: nn.Module, grad: GradMode = "no_grad") -> Iterator[None
             got=fmt_value(grad),
         )
     for i, m in enumerate(modules):
-        if not isinstance(m, nn.Module):
-            raise error(
-                UsageError,
-                f"must be a torch.nn.Module, got {fmt_value(m)}",
-                function="evaluating",
-                argument=f"modules[{i}]",
-                expected="a torch.nn.Module",
-                got=fmt_value(m),
-                hint="pass the model(s): with evaluating(policy): ...",
-            )
+        require_module(
+            m,
+            "evaluating",
+            argument=f"modules[{i}]",
+            hint="pass the model(s): with evaluating(policy): ...",
+        )
     flags: list[tuple[nn.Module, bool]] = [
         (sub, sub.training) for m in modules for sub in m.modules()
     ]
@@ -349,25 +346,13 @@ def _check_step_arguments(
 ) -> float | None:
     """Refuse arguments that would fail deep inside torch, or silently do harm; returns
     the clipping norm (``None``: no clipping)."""
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise error(
-            UsageError,
-            f"must be a torch.optim.Optimizer, got {fmt_value(optimizer)}",
-            argument="optimizer",
-            expected="a torch.optim.Optimizer",
-            got=fmt_value(optimizer),
-            hint="train_step(model, loss_fn, batch, torch.optim.Adam(model.parameters()))",
-            function="train_step",
-        )
-    if not isinstance(model, nn.Module):
-        raise error(
-            UsageError,
-            f"must be a torch.nn.Module, got {fmt_value(model)}",
-            argument="model",
-            expected="a torch.nn.Module",
-            got=fmt_value(model),
-            function="train_step",
-        )
+    require_optimizer(
+        optimizer,
+        "train_step",
+        optional=False,
+        hint="train_step(model, loss_fn, batch, torch.optim.Adam(model.parameters()))",
+    )
+    require_module(model, "train_step", argument="model")
     if not callable(loss_fn):
         raise error(
             UsageError,

@@ -21,8 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value, plural
+from shapesafe._format import error, fmt_dtype, fmt_shape, plural
 from shapesafe.errors import CheckpointError
+from shapesafe.torch_safety._arguments import require_flags, require_module, require_optimizer
 from shapesafe.torch_safety.checkpoint._payload import _type_name
 from shapesafe.torch_safety.checkpoint.read import Metadata, PathLike, as_path, read_verified
 
@@ -66,7 +67,14 @@ def load_checkpoint(
     """
     fn = "load_checkpoint"
     target = as_path(path, fn)
-    _check_arguments(module, optimizer, strict, verify)
+    require_module(
+        module,
+        fn,
+        cls=CheckpointError,
+        hint="build the model first (same constructor arguments), then load into it",
+    )
+    require_optimizer(optimizer, fn, optional=True, cls=CheckpointError)
+    require_flags(fn, CheckpointError, strict=strict, verify=verify)
     obj = read_verified(target, fn, map_location, verify)
     _refuse_misfit(obj, module, strict, target, fn)
     opt_state = obj["optimizer"]
@@ -89,37 +97,6 @@ def load_checkpoint(
         state = OrderedDict((k, v) for k, v in state.items() if k in own_keys)
     _copy_all_or_nothing(module, state, strict, optimizer, opt_state, target, fn)
     return Metadata(obj["metadata"])
-
-
-def _check_arguments(module: Any, optimizer: Any, strict: Any, verify: Any) -> None:
-    if not isinstance(module, nn.Module):
-        raise error(
-            CheckpointError,
-            f"must be a torch.nn.Module, got {fmt_value(module)}",
-            argument="module",
-            expected="a torch.nn.Module",
-            got=fmt_value(module),
-            hint="build the model first (same constructor arguments), then load into it",
-            function="load_checkpoint",
-        )
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise error(
-            CheckpointError,
-            f"must be a torch.optim.Optimizer or None, got {fmt_value(optimizer)}",
-            argument="optimizer",
-            expected="a torch.optim.Optimizer or None",
-            got=fmt_value(optimizer),
-            function="load_checkpoint",
-        )
-    for name, flag in (("strict", strict), ("verify", verify)):
-        if not isinstance(flag, bool):
-            raise error(
-                CheckpointError,
-                f"must be True or False, got {fmt_value(flag)}",
-                argument=name,
-                got=fmt_value(flag),
-                function="load_checkpoint",
-            )
 
 
 def _copy_all_or_nothing(

@@ -33,8 +33,9 @@ from typing import IO, Any
 import torch
 from torch import nn
 
-from shapesafe._format import error, fmt_value
+from shapesafe._format import error
 from shapesafe.errors import CheckpointError
+from shapesafe.torch_safety._arguments import require_module, require_optimizer
 from shapesafe.torch_safety.checkpoint._payload import FORMAT, VERSION, _checksum
 from shapesafe.torch_safety.checkpoint.read import PathLike, as_path
 
@@ -165,7 +166,20 @@ def save_checkpoint(
     """
     fn = "save_checkpoint"
     target = as_path(path, fn)
-    _check_arguments(module, optimizer, target)
+    require_module(
+        module,
+        fn,
+        cls=CheckpointError,
+        hint="pass the model itself; its state_dict() is taken for you",
+    )
+    require_optimizer(
+        optimizer,
+        fn,
+        optional=True,
+        cls=CheckpointError,
+        hint="extra state goes in keyword metadata, e.g. scheduler=scheduler.state_dict()",
+    )
+    _check_path(target)
     state = module.state_dict()
     manifest = {
         k: (tuple(int(d) for d in v.shape), str(v.dtype))
@@ -187,27 +201,7 @@ def save_checkpoint(
     return target
 
 
-def _check_arguments(module: Any, optimizer: Any, target: Path) -> None:
-    if not isinstance(module, nn.Module):
-        raise error(
-            CheckpointError,
-            f"must be a torch.nn.Module, got {fmt_value(module)}",
-            argument="module",
-            expected="a torch.nn.Module",
-            got=fmt_value(module),
-            hint="pass the model itself; its state_dict() is taken for you",
-            function="save_checkpoint",
-        )
-    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
-        raise error(
-            CheckpointError,
-            f"must be a torch.optim.Optimizer or None, got {fmt_value(optimizer)}",
-            argument="optimizer",
-            expected="a torch.optim.Optimizer or None",
-            got=fmt_value(optimizer),
-            hint="extra state goes in keyword metadata, e.g. scheduler=scheduler.state_dict()",
-            function="save_checkpoint",
-        )
+def _check_path(target: Path) -> None:
     if target.is_dir():
         err = error(
             CheckpointError,

@@ -297,8 +297,13 @@ def test_strict_broadcasting_decorator_forms() -> None:
         configured(torch.zeros(3, 2), torch.zeros(3, 1))
     # outside the decorated function nothing is checked
     assert (torch.zeros(3) - torch.zeros(3, 1)).shape == (3, 3)
-    with pytest.raises(TypeError, match=r"takes a function or keyword options only"):
+    with pytest.raises(shapesafe.UsageError) as info:  # was a plain TypeError
         strict_broadcasting(3)  # type: ignore[call-overload]
+    assert (info.value.function, info.value.argument, info.value.got) == (
+        "strict_broadcasting",
+        "func",
+        "the int 3",
+    )
 
 
 def test_mode_is_removed_after_an_error_and_nests() -> None:

@@ -43,148 +43,14 @@ from torch.overrides import TorchFunctionMode
 
 from shapesafe._compile import is_compiling, trace_time_check
 from shapesafe._config import STATE
-from shapesafe.errors import BroadcastError
+from shapesafe._format import fmt_shape, fmt_value
+from shapesafe._strict_ops import LOSS_FNS_BY_NAME as _LOSS_FNS_BY_NAME
+from shapesafe._strict_ops import OPS_BY_NAME as _OPS_BY_NAME
+from shapesafe.errors import BroadcastError, UsageError
 
 __all__ = ["allow_broadcasting", "strict_broadcasting"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# --------------------------------------------------------------------------------------
-# which functions are checked
-
-_SYMBOLS = {
-    "add": "+",
-    "sub": "-",
-    "subtract": "-",
-    "rsub": "-",
-    "mul": "*",
-    "multiply": "*",
-    "div": "/",
-    "divide": "/",
-    "true_divide": "/",
-    "floor_divide": "//",
-    "remainder": "%",
-    "pow": "**",
-    "eq": "==",
-    "ne": "!=",
-    "not_equal": "!=",
-    "lt": "<",
-    "less": "<",
-    "le": "<=",
-    "less_equal": "<=",
-    "gt": ">",
-    "greater": ">",
-    "ge": ">=",
-    "greater_equal": ">=",
-    "bitwise_and": "&",
-    "bitwise_or": "|",
-    "bitwise_xor": "^",
-    "bitwise_left_shift": "<<",
-    "bitwise_right_shift": ">>",
-}
-
-_ELEMENTWISE = (
-    *_SYMBOLS,
-    "fmod",
-    "float_power",
-    "atan2",
-    "arctan2",
-    "hypot",
-    "maximum",
-    "minimum",
-    "fmax",
-    "fmin",
-    "logical_and",
-    "logical_or",
-    "logical_xor",
-    "copysign",
-    "xlogy",
-    "logaddexp",
-    "logaddexp2",
-    "nextafter",
-    "ldexp",
-    "heaviside",
-    "where",
-    "lerp",
-    "addcmul",
-    "addcdiv",
-    "masked_fill",
-    "clamp",
-    "clip",
-    "isclose",
-    "allclose",
-    "copy",
-    # binary forms only: torch.max(x, dim) has one tensor operand and is never checked
-    "max",
-    "min",
-)
-
-_DUNDERS = {
-    "add": "+",
-    "sub": "-",
-    "mul": "*",
-    "truediv": "/",
-    "div": "/",
-    "floordiv": "//",
-    "mod": "%",
-    "pow": "**",
-    "and": "&",
-    "or": "|",
-    "xor": "^",
-    "lshift": "<<",
-    "rshift": ">>",
-}
-_COMPARISONS = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-
-# loss name -> names of the arguments that must share one shape
-_LOSSES: dict[str, tuple[str, ...]] = {
-    "mse_loss": ("input", "target"),
-    "l1_loss": ("input", "target"),
-    "smooth_l1_loss": ("input", "target"),
-    "huber_loss": ("input", "target"),
-    "binary_cross_entropy": ("input", "target"),
-    "binary_cross_entropy_with_logits": ("input", "target"),
-    "soft_margin_loss": ("input", "target"),
-    "poisson_nll_loss": ("input", "target"),
-    "gaussian_nll_loss": ("input", "target"),
-    "kl_div": ("input", "target"),
-}
-
-
-def _build_tables() -> tuple[dict[str, str], dict[str, tuple[str, tuple[str, ...]]]]:
-    """Labels of the checked ops and (name, argument names) of the checked losses, keyed
-    by qualified name, not by function object: under torch.compile, dynamo may hand
-    __torch_function__ its own stand-in for a method (e.g. TensorBase.pow), and a guard on
-    "function object in dict" then fails on the very frame that created it (torch 2.13).
-    A name is as cheap to look up (a cached string hash)."""
-    ops: dict[Any, str] = {}
-    owners: tuple[Any, ...] = (torch, torch.Tensor, torch._C.TensorBase, torch.special)
-    for name in _ELEMENTWISE:
-        label = f"`{_SYMBOLS[name]}` ({name})" if name in _SYMBOLS else f"{name}()"
-        for owner in owners:
-            for variant in (name, name + "_"):
-                obj = getattr(owner, variant, None)
-                if obj is not None:
-                    ops.setdefault(obj, label if variant == name else f"{variant}()")
-    for name, sym in {**_DUNDERS, **_COMPARISONS}.items():
-        prefixes = ("", "r", "i") if name in _DUNDERS else ("",)
-        for prefix in prefixes:
-            obj = getattr(torch.Tensor, f"__{prefix}{name}__", None)
-            if obj is not None:
-                ops.setdefault(obj, f"`{sym}{'=' if prefix == 'i' else ''}` ({name})")
-    losses: dict[Any, tuple[str, tuple[str, ...]]] = {}
-    for name, argnames in _LOSSES.items():
-        fn = getattr(torch.nn.functional, name, None)
-        if fn is not None:
-            losses[fn] = (name, argnames)
-
-    def by_name(table: dict[Any, Any]) -> dict[str, Any]:
-        return {getattr(f, "__qualname__", repr(f)): v for f, v in table.items()}
-
-    return by_name(ops), by_name(losses)
-
-
-_OPS_BY_NAME, _LOSS_FNS_BY_NAME = _build_tables()
 
 # --------------------------------------------------------------------------------------
 # who called: user code, or library internals?
@@ -244,10 +110,6 @@ def _allowed() -> bool:
     return bool(getattr(_LOCAL, "allow", 0))
 
 
-def _fmt(shape: Sequence[int]) -> str:
-    return str(tuple(int(s) for s in shape))
-
-
 def _broadcast(shapes: Sequence[torch.Size]) -> torch.Size | None:
     try:
         return cast(torch.Size, torch.broadcast_shapes(*shapes))  # type: ignore[no-untyped-call]
@@ -260,7 +122,7 @@ def _trailing_one_hint(shapes: Sequence[torch.Size]) -> str | None:
         for b in shapes:
             if len(a) == len(b) + 1 and a[-1] == 1 and a[:-1] == b:
                 return (
-                    f"the {_fmt(a)} operand has a trailing size-1 axis the {_fmt(b)} one "
+                    f"the {fmt_shape(a)} operand has a trailing size-1 axis the {fmt_shape(b)} one "
                     "lacks; squeeze it (.squeeze(-1)) or unsqueeze the other (.unsqueeze(-1))"
                 )
     return None
@@ -374,7 +236,7 @@ def _elementwise_error(
     where = _locate(frame_of)
     if where is None:
         return None
-    listed = " and ".join(_fmt(s) for s in shapes)
+    listed = " and ".join(fmt_shape(s) for s in shapes)
     if rank_promotion:
         kind = "rank promotion: operands of different rank"
         hint = _trailing_one_hint(shapes) or "make the shapes equal"
@@ -383,9 +245,9 @@ def _elementwise_error(
         hint = "make the shapes equal"
     return BroadcastError(
         f"strict_broadcasting: {label} would broadcast shapes {listed} to "
-        f"{_fmt(result)} ({kind})\n  {where}\n  hint: {hint}; {_ESCAPE}",
+        f"{fmt_shape(result)} ({kind})\n  {where}\n  hint: {hint}; {_ESCAPE}",
         function=label,
-        expected=_fmt(first),
+        expected=fmt_shape(first),
         got=listed,
     )
 
@@ -398,10 +260,10 @@ def _loss_error(
     where = _locate(frame_of)
     if where is None:
         return None
-    described = ", ".join(f"{n} {_fmt(s)}" for n, s in zip(argnames, shapes))
+    described = ", ".join(f"{n} {fmt_shape(s)}" for n, s in zip(argnames, shapes))
     result = _broadcast(shapes)
     then = (
-        f"torch would broadcast them to {_fmt(result)}"
+        f"torch would broadcast them to {fmt_shape(result)}"
         if result is not None
         else "they are not even broadcastable"
     )
@@ -411,8 +273,8 @@ def _loss_error(
         f"pairs that do not belong together\n  {where}\n  hint: {hint}; "
         "a loss needs input and target of exactly the same shape",
         function=name,
-        expected=_fmt(shapes[0]),
-        got=_fmt(shapes[1]),
+        expected=fmt_shape(shapes[0]),
+        got=fmt_shape(shapes[1]),
     )
 
 
@@ -505,7 +367,14 @@ def strict_broadcasting(func: Any = None, /, *, allow_size_one: bool = True) -> 
     """
     if func is not None:
         if not callable(func):
-            raise TypeError("strict_broadcasting() takes a function or keyword options only")
+            raise UsageError(
+                "strict_broadcasting() takes a function or keyword options only, got "
+                + fmt_value(func),
+                function="strict_broadcasting",
+                argument="func",
+                expected="a function, or no positional argument",
+                got=fmt_value(func),
+            )
         return _strict(allow_size_one)(func)
     return _strict(allow_size_one)
 

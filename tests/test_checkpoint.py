@@ -1111,3 +1111,14 @@ def test_metadata_fuzz_round_trips_or_is_refused_at_save(
     got = load_checkpoint(path, nn.Linear(1, 1))
     assert deep_equal(dict(got), meta)
     assert isinstance(repr(got), str) and isinstance(repr(inspect_checkpoint(path)), str)
+
+
+def test_loaded_metadata_can_be_saved_again(tmp_path: Path) -> None:
+    """What load_checkpoint returns (a dict with a compact printout) is plain data again
+    when it goes back into a checkpoint."""
+    save_checkpoint(tmp_path / "a.pt", nn.Linear(1, 1), epoch=1, rng=capture_rng_state())
+    meta = load_checkpoint(tmp_path / "a.pt", nn.Linear(1, 1))
+    save_checkpoint(tmp_path / "b.pt", nn.Linear(1, 1), previous=meta, runs=[meta])
+    again = load_checkpoint(tmp_path / "b.pt", nn.Linear(1, 1))
+    assert deep_equal(again["previous"], dict(meta))
+    assert deep_equal(again["runs"][0], dict(meta))

@@ -37,7 +37,7 @@ from shapesafe._format import error
 from shapesafe.errors import CheckpointError
 from shapesafe.torch_safety._arguments import require_module, require_optimizer
 from shapesafe.torch_safety.checkpoint._payload import FORMAT, VERSION, _checksum
-from shapesafe.torch_safety.checkpoint.read import PathLike, as_path
+from shapesafe.torch_safety.checkpoint.read import Metadata, PathLike, as_path
 
 __all__ = ["save_checkpoint"]
 
@@ -52,8 +52,10 @@ def _temp_name(path: Path) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return True  # never signal a process group; treat as "cannot tell"
+    if pid <= 0 or os.name == "nt":
+        # pid <= 0 would signal a process group; on Windows os.kill(pid, 0) terminates
+        # the process instead of probing it. Both mean "cannot tell": keep the file.
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -126,6 +128,24 @@ def _write(obj: object, f: IO[bytes]) -> None:
     torch.save(obj, f)
 
 
+def _plain(value: Any, seen: frozenset[int] = frozenset()) -> Any:
+    """``value`` with every :class:`Metadata` (what ``load_checkpoint`` returns) turned
+    back into a plain ``dict``: re-saving loaded metadata must work, and
+    ``weights_only`` loading refuses dict subclasses. A container met again on the same
+    path (a cycle) is left as it is, for the payload walker to report."""
+    if id(value) in seen:
+        return value
+    inner = seen | {id(value)}
+    if type(value) in (dict, Metadata):
+        items = {k: _plain(v, inner) for k, v in value.items()}
+        same = type(value) is dict and all(items[k] is v for k, v in value.items())
+        return value if same else items  # untouched data stays the very same object
+    if type(value) in (list, tuple):
+        elems = [_plain(v, inner) for v in value]
+        return value if all(a is b for a, b in zip(elems, value)) else type(value)(elems)
+    return value
+
+
 def _qualname(obj: object) -> str:
     t = type(obj)
     return f"{t.__module__}.{t.__qualname__}"
@@ -191,7 +211,7 @@ def save_checkpoint(
         "manifest": manifest,
         "state_dict": state,
         "optimizer": None if optimizer is None else optimizer.state_dict(),
-        "metadata": dict(metadata),
+        "metadata": _plain(dict(metadata)),
     }
     checksum = _checksum(payload, validate=True, function=fn)
     obj = {"format": FORMAT, "version": VERSION, "torch_version": str(torch.__version__)}

@@ -255,3 +255,22 @@ def test_kl_divergence_under_compile_without_fullgraph(dynamic: bool | None) -> 
     with pytest.raises(shapesafe.ShapeError, match="categories") as info:
         compiled(torch.zeros(5, A), torch.zeros(5, A), torch.zeros(5, K), torch.zeros(5, 1))
     assert info.value.argument == "q"
+
+
+def scalar_parameters(loc: Tensor, std: float, action: Tensor) -> Tensor:
+    diag = DiagNormal(loc, std).log_prob(action)
+    normal = Normal(0.0, std).log_prob(action[:, 0])
+    coin = Bernoulli(probs=std / 2).log_prob(action[:, 0].clamp(0, 1).round())
+    mix = GaussianMixture(loc, loc[..., None], std).log_prob(action[:, :1])
+    return diag + normal + coin + mix
+
+
+@pytest.mark.parametrize("dynamic", [None, True], ids=["automatic", "dynamic"])
+def test_python_number_parameters_compile(dynamic: bool | None) -> None:
+    # dynamic=True traces float arguments as symbols, which reached the trace-time check
+    # as opaque markers and were refused as "not a tensor or a Python number"
+    compiled = torch.compile(scalar_parameters, fullgraph=True, dynamic=dynamic, backend="eager")
+    for std in (0.5, 0.7, 1.3):
+        for b in (4, 3):
+            args = (torch.randn(b, 2), std, torch.rand(b, 2))
+            torch.testing.assert_close(compiled(*args), scalar_parameters(*args))

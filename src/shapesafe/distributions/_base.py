@@ -95,10 +95,23 @@ def raise_(factory: Any, *args: Any) -> None:
     raise factory(*args)
 
 
+def _number_stand_in(value: Any) -> Any:
+    """A Python number that dynamo traces as a symbol (``dynamic=True`` turns float
+    arguments into SymFloats) arrives as an opaque marker of its type: a number again."""
+    kind = getattr(value, "python_type", None)
+    if (
+        not isinstance(value, Tensor)
+        and isinstance(kind, type)
+        and issubclass(kind, (int, float))
+        and not issubclass(kind, bool)
+    ):
+        return kind(1)
+    return value
+
+
 def _check_at_trace_time(cls: Any, broadcast: bool, *values: Any) -> None:
-    check_params(
-        cls.__name__, cls._table, cls._event_rank, dict(zip(names(cls._table), values)), broadcast
-    )
+    named = dict(zip(names(cls._table), map(_number_stand_in, values)))
+    check_params(cls.__name__, cls._table, cls._event_rank, named, broadcast)
 
 
 def _value_error_at_trace_time(

@@ -233,13 +233,10 @@ def test_trailing_one_gets_squeeze_hint() -> None:
 
 
 def test_size_mismatch_names_axis_and_binder() -> None:
-    with pytest.raises(
-        ShapeError,
-        match=r"td_target\(\): argument `q_next` axis 0 \('batch'\): expected batch=64 "
-        r"\(bound by `rewards`\), got 63 in shape \(63,\)",
-    ) as info:
+    with pytest.raises(ShapeError, match=r"\(bound by `rewards`\)") as info:
         td_target(torch.zeros(64), torch.zeros(63))
-    assert info.value.axis == 0
+    assert (info.value.function, info.value.argument, info.value.axis) == ("td_target", "q_next", 0)
+    assert (info.value.expected, info.value.got) == ("batch=64 (bound by `rewards`)", "63")
 
 
 def test_missing_trailing_axis_gets_unsqueeze_hint() -> None:
@@ -274,12 +271,10 @@ def test_missing_batch_axis_hint() -> None:
 
 
 def test_dtype_error_with_float_hint() -> None:
-    with pytest.raises(
-        DtypeError,
-        match=r"td_target\(\): argument `q_next`: expected dtype Float .*got dtype int64(.|\n)*"
-        r"hint: convert with q_next\.float\(\)",
-    ):
+    with pytest.raises(DtypeError, match=r"hint: convert with q_next\.float\(\)") as info:
         td_target(torch.zeros(4), torch.zeros(4, dtype=torch.long))
+    assert (info.value.argument, info.value.got) == ("q_next", "dtype int64")
+    assert info.value.expected is not None and info.value.expected.startswith("dtype Float")
 
 
 def test_float_index_gets_long_hint() -> None:
@@ -438,11 +433,13 @@ def test_scalar_annotation() -> None:
     def loss(x: Float[Tensor, "b"]) -> Float[Tensor, ""]:
         return x
 
-    with pytest.raises(
-        ShapeError,
-        match=r"loss\(\): return value: expected shape \(\) \[0 axes\], got shape \(3,\)",
-    ):
+    with pytest.raises(ShapeError, match=r"is not a scalar") as info:
         loss(torch.zeros(3))
+    assert (info.value.argument, info.value.expected, info.value.got) == (
+        "return value",
+        "shape () [0 axes]",
+        "(3,)",
+    )
 
 
 def test_numpy_arrays_are_checked() -> None:
@@ -719,13 +716,12 @@ def test_check_shape_returns_bindings(shape: tuple[int, ...]) -> None:
 
 
 def test_check_shape_errors() -> None:
-    with pytest.raises(
-        ShapeError,
-        match=r"from_numpy\(\): argument `obs` axis 1 \('obs'\): expected obs=4 \(bound by dims=\), got 3",
-    ):
+    with pytest.raises(ShapeError, match=r"\(bound by dims=\)") as info:
         shapesafe.check_shape(
             np.zeros((2, 3)), "batch obs", function="from_numpy", argument="obs", dims={"obs": 4}
         )
+    err = info.value
+    assert (err.function, err.argument, err.axis, err.got) == ("from_numpy", "obs", 1, "3")
     with pytest.raises(DtypeError, match=r"expected dtype Float"):
         shapesafe.check_shape(torch.zeros(2, dtype=torch.long), Float[Tensor, "n"])
     with pytest.raises(AnnotationError, match="dim string"):
@@ -824,11 +820,11 @@ def test_container_annotations_are_shown_as_written() -> None:
         return None
 
     with pytest.raises(
-        ShapeError,
-        match=r"f\(\): argument `rest`\[1\] axis 0 \('b'\): expected b=2 \(bound by `x`\), got 3"
-        r'(.|\n)*annotation: tuple\[Float\[Tensor, "b"\], \.\.\.\]',
-    ):
+        ShapeError, match=r'annotation: tuple\[Float\[Tensor, "b"\], \.\.\.\]'
+    ) as info:
         f(torch.zeros(2), (torch.zeros(2), torch.zeros(3)))
+    assert (info.value.argument, info.value.axis) == ("rest[1]", 0)
+    assert info.value.expected == "b=2 (bound by `x`)"
 
 
 def test_a_variadic_run_of_another_length_is_a_rank_error() -> None:
@@ -836,12 +832,9 @@ def test_a_variadic_run_of_another_length_is_a_rank_error() -> None:
     def f(x: Float[Tensor, "*batch"], y: Float[Tensor, "*batch act"]) -> None:
         return None
 
-    with pytest.raises(
-        ShapeError,
-        match=r"f\(\): argument `y`: expected shape \(\*batch, act\) = \(2, 3, act\) \[3 axes\], "
-        r"got shape \(4,\) \[1 axis\]",
-    ) as info:
+    with pytest.raises(ShapeError, match=r"got shape \(4,\) \[1 axis\]") as info:
         f(torch.zeros(2, 3), torch.zeros(4))
     assert info.value.axis is None
+    assert info.value.expected == "shape (*batch, act) = (2, 3, act) [3 axes]"
     with pytest.raises(ShapeError, match=r"expected shape \(\*batch, act\) = \(act,\) \[1 axis\]"):
         f(torch.zeros(()), torch.zeros(2, 3))

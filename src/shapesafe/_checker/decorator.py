@@ -66,11 +66,14 @@ def _signature(fn: Callable[..., Any]) -> inspect.Signature:
     try:
         return inspect.signature(fn)
     except (TypeError, ValueError):
+        module = getattr(fn, "__module__", None)
+        name = f"{module}.{fn.__name__}" if module and hasattr(fn, "__name__") else repr(fn)
         raise AnnotationError(
-            f"@check cannot read the signature of {_qualname(fn)} (a builtin or C "
+            f"@check cannot read the signature of {name} (a builtin or C "
             "function has no Python signature and no annotations); wrap it in a "
             "function with jaxtyping annotations and check that",
-            function=_qualname(fn),
+            function="check",
+            argument="fn",
         ) from None
 
 

@@ -274,3 +274,46 @@ def test_python_number_parameters_compile(dynamic: bool | None) -> None:
         for b in (4, 3):
             args = (torch.randn(b, 2), std, torch.rand(b, 2))
             torch.testing.assert_close(compiled(*args), scalar_parameters(*args))
+
+
+def other_parameterizations(
+    loc: Tensor, cov: Tensor, probs: Tensor, action: Tensor, index: Tensor
+) -> list[Tensor]:
+    # the alternatives the main program does not use: broadcast=True, probs=,
+    # covariance_matrix= and precision_matrix=
+    scales = torch.ones(K, A)
+    mix = GaussianMixture(probs.log(), loc[:, None, :].expand(-1, K, -1), scales, broadcast=True)
+    cov_form = MultivariateNormal(loc, cov)
+    precision_form = MultivariateNormal(loc, precision_matrix=cov)
+    squashed = TanhNormal(loc, torch.ones(A), broadcast=True)
+    return [
+        mix.log_prob(action),
+        cov_form.log_prob(action),
+        precision_form.log_prob(action),
+        Categorical(probs=probs).log_prob(index),
+        Bernoulli(probs=probs[:, 0]).log_prob(index.clamp(0, 1).float()),
+        squashed.log_prob(action.tanh()),
+        squashed.entropy_estimate(3),
+    ]
+
+
+@pytest.mark.parametrize("dynamic", [None, True], ids=["automatic", "dynamic"])
+def test_other_parameterizations_compile(dynamic: bool | None) -> None:
+    compiled = torch.compile(
+        other_parameterizations, fullgraph=True, dynamic=dynamic, backend="eager"
+    )
+    for b in BATCHES:
+        g = torch.Generator().manual_seed(b)
+        args = (
+            torch.randn(b, A, generator=g),
+            torch.eye(A).expand(b, A, A),
+            torch.rand(b, K, generator=g) + 0.1,
+            torch.randn(b, A, generator=g),
+            torch.randint(0, K, (b,), generator=g),
+        )
+        got = run_seeded(compiled, dict(zip(["loc", "cov", "probs", "action", "index"], args)))
+        expected = run_seeded(
+            other_parameterizations, dict(zip(["loc", "cov", "probs", "action", "index"], args))
+        )
+        for x, y in zip(got, expected, strict=True):
+            torch.testing.assert_close(x, y)

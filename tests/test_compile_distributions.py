@@ -307,7 +307,7 @@ def test_other_parameterizations_compile(dynamic: bool | None) -> None:
         args = (
             torch.randn(b, A, generator=g),
             torch.eye(A).expand(b, A, A),
-            torch.rand(b, K, generator=g) + 0.1,
+            torch.rand(b, K, generator=g) * 0.8 + 0.1,
             torch.randn(b, A, generator=g),
             torch.randint(0, K, (b,), generator=g),
         )

@@ -1,8 +1,7 @@
-"""Overhead of ``shapesafe.strict.strict_broadcasting()`` on the lecture-3 training loop.
+"""Overhead of ``shapesafe.strict.strict_broadcasting()`` on a small behaviour-cloning loop.
 
-The loop is the seed's "Training a Conditional Gaussian Model" example (GaussianPolicy,
-1000 two-dimensional states, DataLoader batches of 64, Adam, -log_prob loss), run for a
-few epochs per repeat. Plain and strict runs are interleaved in one process, with the same
+The loop fits a conditional Gaussian policy (GaussianPolicy, 1000 two-dimensional
+states, DataLoader batches of 64, Adam, -log_prob loss), run for a few epochs per repeat. Plain and strict runs are interleaved in one process, with the same
 seeds; we report the median of each and their ratio.
 
 Run: ``python benchmarks/bench_strict.py [--repeats N] [--epochs E]``
@@ -98,7 +97,7 @@ def main() -> None:
             times[label].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
     steps = args.epochs * 16
-    print(f"seed GaussianPolicy loop, {args.epochs} epochs x 16 steps, {args.repeats} repeats")
+    print(f"GaussianPolicy loop, {args.epochs} epochs x 16 steps, {args.repeats} repeats")
     for label, t in med.items():
         print(f"  {label:9s}: {t * 1e3:8.2f} ms  ({t / steps * 1e6:7.1f} us/step)")
     ratio = med["strict"] / med["plain"]

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
+from jaxtyping import Float
 from torch import Tensor
 
 import shapesafe
@@ -207,3 +208,18 @@ def test_compiled_error_helpers() -> None:
     with pytest.raises(ShapeError) as info, passthrough():
         raise err
     assert isinstance(info.value, AssertionError)
+
+
+@shapesafe.check
+def _row_sums(x: Float[Tensor, "b 3"]) -> Float[Tensor, " b"]:
+    return x.sum(-1)
+
+
+def test_compiled_check_error_is_catchable_as_shape_error() -> None:
+    torch._dynamo.reset()
+    compiled = torch.compile(_row_sums, fullgraph=True, backend="eager")
+    for b in BATCHES:
+        torch.testing.assert_close(compiled(torch.ones(b, 3)), torch.full((b,), 3.0))
+    with pytest.raises(ShapeError) as info:
+        compiled(torch.zeros(4, 2))
+    assert (info.value.function, info.value.argument, info.value.axis) == ("_row_sums", "x", 1)

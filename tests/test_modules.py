@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -605,3 +606,22 @@ def test_train_step_fuzz_either_matches_torch_or_refuses_untouched(
     for p, q in zip(ref.parameters(), net.parameters()):
         assert torch.equal(p, q)
         assert bool(torch.isfinite(q).all())
+
+
+def test_numpy_scalars_are_accepted_as_numbers() -> None:
+    """Hyperparameters read from a numpy config are numbers too."""
+    net, opt, _ = _net_and_opt()
+    stats = train_step(
+        net, lambda m, b: m(b).pow(2).mean(), torch.ones(2, 3), opt, max_grad_norm=np.float32(1)
+    )
+    assert stats.grad_norm is not None
+    w = torch.ones(2, requires_grad=True)
+    w.grad = torch.ones(2)
+    sgd_step([w], lr=np.float64(0.5))
+    assert torch.equal(w.detach(), torch.full((2,), 0.5))
+
+
+def test_an_int_too_large_for_a_float_is_refused_not_overflowing() -> None:
+    with pytest.raises(UsageError, match="must be a finite number >= 0") as info:
+        sgd_step([torch.ones(1)], lr=10**400)
+    assert_fields(info.value, function="sgd_step", argument="lr")

@@ -9,8 +9,11 @@ load catches a wrong argument too; the others raise :class:`~shapesafe.UsageErro
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -100,3 +103,29 @@ def require_tensor(value: Any, function: str, argument: str, *, hint: str | None
             got=fmt_value(value),
             hint=hint,
         )
+
+
+def require_number(value: Any, function: str, argument: str, *, positive: bool = False) -> float:
+    """``value`` as a float if it is a real, finite number ``>= 0`` (``> 0`` with
+    ``positive``).
+
+    numpy scalars from a config count as numbers; ``bool`` does not (``True`` as a
+    learning rate is a bug, not 1.0); an int too large for a float is refused rather
+    than left to overflow inside torch.
+    """
+    number = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    try:
+        as_float = float(value) if number else math.nan
+    except OverflowError:
+        as_float = math.nan
+    if math.isfinite(as_float) and (as_float > 0 if positive else as_float >= 0):
+        return as_float
+    want = "a finite number > 0" if positive else "a finite number >= 0"
+    raise error(
+        UsageError,
+        f"must be {want}, got {fmt_value(value)}",
+        function=function,
+        argument=argument,
+        expected=want,
+        got=fmt_value(value),
+    )

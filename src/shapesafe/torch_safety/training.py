@@ -33,7 +33,7 @@ from shapesafe.errors import (
     ShapesafeError,
     UsageError,
 )
-from shapesafe.torch_safety._arguments import require_module, require_optimizer
+from shapesafe.torch_safety._arguments import require_module, require_number, require_optimizer
 
 __all__ = ["GradMode", "StepStats", "evaluating", "sgd_step", "train_step"]
 
@@ -144,23 +144,6 @@ def _params_list(params: Any) -> list[torch.Tensor]:
     return ps
 
 
-def _number(name: str, value: Any, fn: str, *, positive: bool = False) -> float:
-    """``value`` as a float if it is a real, finite, non-negative number (``> 0`` with
-    ``positive``); a :class:`UsageError` naming ``name`` otherwise."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok and math.isfinite(value) and (value > 0 if positive else value >= 0):
-        return float(value)
-    want = "a finite number > 0" if positive else "a finite number >= 0"
-    raise error(
-        UsageError,
-        f"must be {want}, got {fmt_value(value)}",
-        argument=name,
-        expected=want,
-        got=fmt_value(value),
-        function=fn,
-    )
-
-
 def sgd_step(
     params: nn.Module | Iterable[torch.Tensor],
     lr: float,
@@ -196,10 +179,10 @@ def sgd_step(
     """
     fn = "sgd_step"
     ps = _params_list(params)
-    lr = _number("lr", lr, fn)
-    momentum = _number("momentum", momentum, fn)
-    dampening = _number("dampening", dampening, fn)
-    weight_decay = _number("weight_decay", weight_decay, fn)
+    lr = require_number(lr, fn, "lr")
+    momentum = require_number(momentum, fn, "momentum")
+    dampening = require_number(dampening, fn, "dampening")
+    weight_decay = require_number(weight_decay, fn, "weight_decay")
     if nesterov and (momentum <= 0 or dampening != 0):
         raise error(
             UsageError,
@@ -365,7 +348,7 @@ def _check_step_arguments(
         )
     if max_grad_norm is None:
         return None
-    return _number("max_grad_norm", max_grad_norm, "train_step", positive=True)
+    return require_number(max_grad_norm, "train_step", "max_grad_norm", positive=True)
 
 
 def _about(argument: str, cls: type[ShapesafeError], summary: str, **fields: Any) -> ShapesafeError:

@@ -19,6 +19,7 @@ from torch import nn
 
 from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value, plural
 from shapesafe.errors import CheckpointError, UsageError
+from shapesafe.torch_safety._arguments import require_number
 
 __all__ = ["assert_same_state"]
 
@@ -34,20 +35,6 @@ def _as_state(x: Any, name: str) -> Mapping[str, Any]:
         argument=name,
         expected="an nn.Module or a dict of str -> tensor",
         got=fmt_value(x),
-        function="assert_same_state",
-    )
-
-
-def _tolerance(name: str, value: Any) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok and math.isfinite(value) and value >= 0:
-        return float(value)
-    raise error(
-        UsageError,
-        f"must be a finite number >= 0, got {fmt_value(value)}",
-        argument=name,
-        expected="a finite number >= 0",
-        got=fmt_value(value),
         function="assert_same_state",
     )
 
@@ -111,7 +98,8 @@ def assert_same_state(
     """
     fn = "assert_same_state"
     sa, sb = _as_state(a, "a"), _as_state(b, "b")
-    atol, rtol = _tolerance("atol", atol), _tolerance("rtol", rtol)
+    atol = require_number(atol, fn, "atol")
+    rtol = require_number(rtol, fn, "rtol")
     problems = [f"{k}: only in the first" for k in sa if k not in sb]
     problems += [f"{k}: only in the second" for k in sb if k not in sa]
     for k in sa:

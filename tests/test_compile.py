@@ -240,10 +240,10 @@ def test_beartype_only_annotations_are_skipped_under_compile() -> None:
 
 @shapesafe.check
 def _issue11(
-    len: Float[Tensor, "n"],  # noqa: A002 - a parameter named like a builtin
+    len: Float[Tensor, "n"],  # a parameter named like a builtin
     *xs: Float[Tensor, "2*n"],
     parts: list[Float[Tensor, "n//2"]],
-    tuple: tuple[Float[Tensor, "n"], ...] = (),  # noqa: A002
+    tuple: tuple[Float[Tensor, "n"], ...] = (),
 ) -> Float[Tensor, "n"]:
     out = len
     for x in xs:

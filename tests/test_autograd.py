@@ -332,3 +332,20 @@ def test_autograd_graph_refuses_bad_module_and_inputs(
     with pytest.raises(UsageError) as info:
         autograd_graph(loss, module, inputs=inputs)
     assert_fields(info.value, function="autograd_graph", argument=argument)
+
+
+def test_graph_nodes_are_one_class_per_variant() -> None:
+    from shapesafe.torch_safety.autograd_graph import LeafNode, OpNode, ParamNode
+
+    net = nn.Linear(3, 1)
+    x = torch.ones(4, 3, requires_grad=True)
+    graph = autograd_graph(net(x).pow(2).mean(), net, inputs={"x": x})
+    variants = {type(n): n.kind for n in graph}
+    assert variants == {OpNode: "op", ParamNode: "param", LeafNode: "leaf"}
+    assert all(isinstance(n, shapesafe.GraphNode) for n in graph)
+    assert {n.dtype for n in graph if isinstance(n, OpNode)} == {None}
+    assert {n.label: n.dtype for n in graph if isinstance(n, LeafNode)} == {
+        "bias": "float32",
+        "x": "float32",
+        "weight": "float32",
+    }

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -32,12 +32,14 @@ __all__ = ["AutogradGraph", "GraphNode", "autograd_graph"]
 
 @dataclass(frozen=True)
 class GraphNode:
-    """One node of an :class:`AutogradGraph`.
+    """One node of an :class:`AutogradGraph`: an :class:`OpNode` (a backward function),
+    a :class:`LeafNode` (a leaf tensor) or a :class:`ParamNode` (a leaf that is one of
+    the module's parameters).
 
     Attributes:
         index: position in depth-first order from the root (``#index`` in the printout).
-        kind: ``"op"`` for a backward function, ``"param"`` for a leaf that is one of the
-            module's parameters, ``"leaf"`` for any other leaf tensor.
+        kind: ``"op"``, ``"param"`` or ``"leaf"``: the variant, as a tag (a class
+            attribute; ``type(node)`` says the same).
         label: the backward function's name (``"AddmmBackward0"``) or the leaf's name
             (``"fc1.weight"``; ``"x"`` when given via ``inputs``; ``"(leaf)"`` otherwise).
         shapes: the output shape(s) of the node, where autograd records them.
@@ -46,19 +48,48 @@ class GraphNode:
     """
 
     index: int
-    kind: Literal["op", "param", "leaf"]
     label: str
     shapes: tuple[tuple[int, ...], ...]
-    dtype: str | None
     inputs: tuple[int, ...]
+    kind: ClassVar[Literal["op", "param", "leaf"]]
+    dtype: ClassVar[str | None] = None
+
+    def _shapes_text(self) -> str:
+        return ", ".join(fmt_shape(s) for s in self.shapes)
 
     def describe(self) -> str:
-        shapes = ", ".join(fmt_shape(s) for s in self.shapes)
-        if self.kind == "op":
-            return f"{self.label} -> {shapes}" if shapes else self.label
-        extra = f" {self.dtype}" if self.dtype else ""
-        what = "param" if self.kind == "param" else "leaf"
-        return f"{self.label}: {what} {shapes}{extra}"
+        """The node's line in the printout, without the ``#index``."""
+        raise NotImplementedError  # pragma: no cover - every variant overrides it
+
+
+@dataclass(frozen=True)
+class OpNode(GraphNode):
+    """A backward function (``AddmmBackward0``): what autograd runs for one operation."""
+
+    kind: ClassVar[Literal["op", "param", "leaf"]] = "op"
+
+    def describe(self) -> str:
+        shapes = self._shapes_text()
+        return f"{self.label} -> {shapes}" if shapes else self.label
+
+
+@dataclass(frozen=True)
+class LeafNode(GraphNode):
+    """A leaf tensor that is not one of the module's parameters (an input, a loose
+    tensor with ``requires_grad=True``)."""
+
+    dtype: str  # type: ignore[misc]  # a field here, where the base has a None default
+    kind: ClassVar[Literal["op", "param", "leaf"]] = "leaf"
+
+    def describe(self) -> str:
+        return f"{self.label}: {self.kind} {self._shapes_text()} {self.dtype}"
+
+
+@dataclass(frozen=True)
+class ParamNode(LeafNode):
+    """A leaf tensor that is one of the module's parameters (named ``fc1.weight``)."""
+
+    kind: ClassVar[Literal["op", "param", "leaf"]] = "param"
 
 
 class AutogradGraph:
@@ -89,7 +120,7 @@ class AutogradGraph:
 
     def op_names(self) -> list[str]:
         """The names of the backward functions, in depth-first order, each node once."""
-        return [n.label for n in self.nodes if n.kind == "op"]
+        return [n.label for n in self.nodes if isinstance(n, OpNode)]
 
     def __str__(self) -> str:
         lines: list[str] = []
@@ -130,12 +161,12 @@ class AutogradGraph:
         out = ["digraph autograd {", "  rankdir=BT;", '  node [fontname="monospace"];']
         for n in self.nodes:
             shapes = ", ".join(fmt_shape(s) for s in n.shapes)
-            if n.kind == "op":
+            if isinstance(n, OpNode):
                 label = f"{esc(n.label)}\\n{shapes}" if shapes else esc(n.label)
                 style = "shape=box"
             else:
-                label = f"{esc(n.label)}\\n{shapes} {n.dtype or ''}".rstrip()
-                color = "lightblue" if n.kind == "param" else "lightgrey"
+                label = f"{esc(n.label)}\\n{shapes} {n.dtype}".rstrip()
+                color = "lightblue" if isinstance(n, ParamNode) else "lightgrey"
                 style = f"shape=ellipse, style=filled, fillcolor={color}"
             out.append(f'  n{n.index} [label="{label}", {style}];')
         for n in self.nodes:
@@ -205,14 +236,9 @@ def autograd_graph(
                 ".detach()ed tensors, or through .item() / numpy?",
             )
         label, is_param = names.get(id(loss), ("(leaf)", False))
-        nodes = [
-            GraphNode(
-                0,
-                "param" if is_param else "leaf",
-                label,
-                (tuple(loss.shape),),
-                fmt_dtype(loss.dtype),
-                (),
+        nodes: list[GraphNode] = [
+            (ParamNode if is_param else LeafNode)(
+                0, label, (tuple(loss.shape),), (), fmt_dtype(loss.dtype)
             )
         ]
         reached = {id(loss)}
@@ -274,15 +300,10 @@ def _walk(root: Any, names: Mapping[int, tuple[str, bool]]) -> tuple[list[GraphN
             reached.add(id(var))
             label, is_param = names.get(id(var), ("(leaf)", False))
             nodes.append(
-                GraphNode(
-                    i,
-                    "param" if is_param else "leaf",
-                    label,
-                    (tuple(var.shape),),
-                    fmt_dtype(var.dtype),
-                    kids,
+                (ParamNode if is_param else LeafNode)(
+                    i, label, (tuple(var.shape),), kids, fmt_dtype(var.dtype)
                 )
             )
         else:
-            nodes.append(GraphNode(i, "op", fn.name(), _node_shapes(fn), None, kids))
+            nodes.append(OpNode(i, fn.name(), _node_shapes(fn), kids))
     return nodes, reached

@@ -790,3 +790,24 @@ def test_fuzz_flatten(x: torch.Tensor, keep: Any) -> None:
     if got is not None:
         assert x.ndim > keep >= 0
         assert torch.equal(got, torch.flatten(x, keep))
+
+
+ARRAY_OR_ODD = st.one_of(any_tensor(max_dims=2), ODD, any_tensor(max_dims=2).map(lambda t: t.numpy() if t.dtype not in (torch.bfloat16, torch.uint16, torch.uint32) else t))  # fmt: skip
+
+
+@FUZZ
+@given(ARRAY_OR_ODD, ARRAY_OR_ODD, st.one_of(st.integers(-2, 2), ODD))
+def test_fuzz_any_argument_is_an_array_or_a_shapesafe_error(a: Any, b: Any, k: Any) -> None:
+    # numpy arrays, odd Python values and tensors in every array position of every op
+    for call in (
+        lambda: take_along(a, b, k),
+        lambda: gather(a, k, b),
+        lambda: squeeze(a, k),
+        lambda: unsqueeze(a, k),
+        lambda: newaxis(a)[k],
+        lambda: reshape(a, "b ... -> b (...)"),
+        lambda: reshape(a, k, keep=1),
+        lambda: flatten(a, k),
+    ):
+        got = outcome(call)
+        assert got is None or isinstance(got, (torch.Tensor, np.ndarray))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,8 @@ from shapesafe._checker.plan import (
 from shapesafe._compile import comptime_value_deep
 from shapesafe._format import fmt_shape, plural
 from shapesafe.errors import DtypeError, ShapeError
+
+Shape = tuple[int, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,7 +91,7 @@ def explain_compiling(plan: Plan, k: int, values: tuple[Any, ...]) -> None:
     raise explain(plan, k, tuple(comptime_value_deep(v) for v in values))
 
 
-def _spec_of(node: Node, value: Any) -> ArraySpec | None:
+def _spec_of(node: Node) -> ArraySpec | None:
     if isinstance(node, ArrayNode):
         return node.spec
     if isinstance(node, LoopNode) and isinstance(node.child, ArrayNode):
@@ -182,7 +185,7 @@ def _shape_hint(spec: ArraySpec, shape: tuple[int, ...], b: Bindings, name: str)
 
 
 def _transpose_hint(
-    spec: ArraySpec, shape: tuple[int, ...], b: Bindings, name: str, fits: Any
+    spec: ArraySpec, shape: tuple[int, ...], b: Bindings, name: str, fits: Callable[[Shape], bool]
 ) -> str | None:
     n = len(shape)
     if n < 2 or n > 5 or spec.var_index is not None:
@@ -221,7 +224,7 @@ def _transpose_hint(
 
 
 def _hint(node: Node, failure: Failure, value: Any, b: Bindings, name: str) -> str | None:
-    spec = _spec_of(node, value)
+    spec = _spec_of(node)
     if failure.kind == "type":
         return _type_hint(node, spec, value, name)
     if failure.kind == "dtype" and spec is not None:

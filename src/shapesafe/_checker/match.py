@@ -269,10 +269,10 @@ def _type_failure(expected: str, value: Any) -> Failure:
     return Failure("type", expected, describe(value), exc=DtypeError)
 
 
-# A deferred entry, once tagged with its node and value: (dim, axis, size, node, value)
 def match_node(node: Node, value: Any, b: Bindings, deferred: list[Any]) -> Failure | None:
     """The reference semantics of one node's check (containers check only themselves;
-    their children are separate nodes, see :func:`~.plan.flatten`)."""
+    their children are separate nodes, see :func:`~.plan.flatten`). Symbolic axes that
+    cannot be evaluated yet go to ``deferred`` as ``(dim, axis, size, node, value)``."""
     if isinstance(node, SkipNode):
         return None
     if isinstance(value, Opaque):

@@ -9,10 +9,14 @@ A private package; users import every name from ``shapesafe``. One module per co
 - :mod:`.audit`: ``audit``, module and optimizer bugs that raise nothing.
 - :mod:`.training`: ``train_step``, ``sgd_step``, ``evaluating``.
 - :mod:`.checkpoint`: atomic, verified checkpoints, state comparison, RNG state.
+- :mod:`._arguments`: the argument checks they share (module, optimizer, number, ...).
 
 Every error on bad input is a :class:`~shapesafe.ShapesafeError`: NaN or infinity is
 always :class:`~shapesafe.NonFiniteError`, a checkpoint problem
 :class:`~shapesafe.CheckpointError`, an unusable argument :class:`~shapesafe.UsageError`.
+Each error names the public function and argument where it is raised (every helper
+serves one public function, or takes its name), so messages share the library's one
+layout: ``fn() argument `x`: what went wrong``.
 """
 
 from shapesafe.torch_safety.audit import AuditReport, Finding, audit

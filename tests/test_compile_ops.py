@@ -2,7 +2,8 @@
 issue 11 (blocker 1) and catchable compiled errors (blocker 2).
 
 Every op compiles with ``fullgraph=True`` under automatic dynamic shapes
-(``dynamic=None``) and ``dynamic=True``, on the ``eager`` and ``inductor`` backends,
+(``dynamic=None``) and ``dynamic=True``, on the ``eager``, ``aot_eager`` and ``inductor``
+backends,
 over batch sizes 64, 64, 32, 1, 7 (a repeat, a smaller batch, 1, and a ragged last
 batch), with results equal to eager; a wrong shape afterwards still raises the library's
 own error, catchable as ``shapesafe.ShapeError`` around the compiled call.
@@ -96,7 +97,7 @@ OPS: dict[str, tuple[Callable[..., Tensor], Inputs, Inputs, str]] = {
 }
 
 
-@pytest.mark.parametrize("backend", ["eager", "inductor"])
+@pytest.mark.parametrize("backend", ["eager", "aot_eager", "inductor"])
 @pytest.mark.parametrize("dynamic", [None, True], ids=["auto-dynamic", "dynamic"])
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_ops_compile_over_changing_batch_sizes(
@@ -133,6 +134,25 @@ def test_ops_compile_without_graph_breaks(name: str) -> None:
     torch._dynamo.reset()
     explained = torch._dynamo.explain(op)(*good(8))
     assert explained.graph_break_count == 0
+
+
+@pytest.mark.parametrize("name", ["take_along batch mismatch", "gather", "reshape pattern"])
+def test_in_graph_checks_guard_without_duck_shaping(name: str) -> None:
+    # Without duck shaping, equal sizes get separate symbols, so nothing ties `index`'s
+    # batch to `values`' but the checks' own comparisons, which dynamo turns into guards:
+    # a mismatch later recompiles, and the recompilation's trace-time check raises.
+    import torch.fx.experimental._config as fx_config
+
+    op, good, bad, function = OPS[name]
+    torch._dynamo.reset()
+    with fx_config.patch(use_duck_shape=False):
+        compiled = torch.compile(op, fullgraph=True, dynamic=True, backend="eager")
+        for b in BATCHES:
+            args = good(b)
+            torch.testing.assert_close(compiled(*args), op(*args))
+        with pytest.raises(ShapeError) as info:
+            compiled(*bad(6))
+    assert info.value.function == function
 
 
 # ---------------------------------------------------------------- blocker 2: catchable

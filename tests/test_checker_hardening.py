@@ -182,6 +182,7 @@ def test_distribution_annotation_with_wrong_batch_rank() -> None:
 # the on/off switch across threads
 
 
+@pytest.mark.values
 def test_enabled_false_interleaved_in_two_threads_restores_checks() -> None:
     entered = [threading.Event(), threading.Event()]
     leave = [threading.Event(), threading.Event()]
@@ -209,6 +210,7 @@ def test_enabled_false_interleaved_in_two_threads_restores_checks() -> None:
     assert shapesafe.is_enabled() == was
 
 
+@pytest.mark.values
 def test_enabled_contexts_left_out_of_order_in_one_thread() -> None:
     was = shapesafe.is_enabled()
     a, b = shapesafe.enabled(False), shapesafe.enabled(True)

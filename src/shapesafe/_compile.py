@@ -16,7 +16,8 @@ API (for every module that checks shapes; nothing here is public)::
         ``err`` as an instance of a subclass of its own class that dynamo lets through.
     comptime_value(var), comptime_value_deep(var)
         Stand-ins of a dynamo variable: a meta tensor of its traced sizes, a constant,
-        or an :class:`Opaque` marker; ``_deep`` rebuilds tuples, lists and dicts.
+        or an ``Opaque`` marker (``shapesafe._checker.match``); ``_deep`` rebuilds
+        tuples, lists and dicts.
 
 Why checks run at trace time: a shape check written in plain Python
 (``if x.shape[0] != n: raise``) does trace under dynamo, but formatting the message
@@ -26,7 +27,7 @@ with fields, and under ``fullgraph=True`` any exception that leaves the frame be
 ``Unsupported: Observed exception``). So checks that need more than integer comparisons
 run **once, at trace time**, through dynamo's ``comptime`` hook: :func:`trace_time_check`
 hands the check stand-ins of the traced values -- tensors become ``meta`` tensors of their
-(hinted) sizes, constants stay constants, anything else becomes an :class:`Opaque`
+(hinted) sizes, constants stay constants, anything else becomes an ``Opaque``
 marker -- and a wrong shape stops compilation with shapesafe's own message. Nothing of
 this runs per call. The code after the trace-time check may still compare sizes (plain
 ``==`` on SymInts, or ``torch._check``): under dynamic shapes those comparisons become
@@ -65,7 +66,6 @@ from typing import Any
 
 import torch
 
-from shapesafe._spec import Opaque
 from shapesafe.errors import ShapesafeError
 
 __all__ = [
@@ -182,6 +182,8 @@ def _concrete_meta(fake: torch.Tensor) -> torch.Tensor:
 
 
 def comptime_value(var: Any) -> Any:
+    from shapesafe._checker.match import Opaque  # lazy: the checker imports this module
+
     try:
         fake = var.as_fake()
     except Exception:
@@ -200,6 +202,8 @@ def _vt_value(vt: Any) -> Any:
     item (so ``tuple[Float[...], ...]`` and ``*args`` can be explained), constants stay."""
     from torch._dynamo.variables.dicts import ConstDictVariable
     from torch._dynamo.variables.lists import BaseListVariable
+
+    from shapesafe._checker.match import Opaque  # lazy: the checker imports this module
 
     try:
         python_type = vt.python_type()

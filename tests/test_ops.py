@@ -604,6 +604,7 @@ def test_disabled_skips_the_checks() -> None:
 # issue 11: internal errors that leaked (regression tests)
 
 
+@pytest.mark.values
 @pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64])
 def test_wide_unsigned_indices_work_like_int64(dtype: torch.dtype) -> None:
     # was: NotImplementedError "aminmax_cpu" not implemented for 'UInt16' (and 32, 64)
@@ -611,6 +612,15 @@ def test_wide_unsigned_indices_work_like_int64(dtype: torch.dtype) -> None:
     a = torch.tensor([0, 3, 1])
     assert torch.equal(take_along(q, a.to(dtype)), take_along(q, a))
     assert torch.equal(gather(q, 1, a[:, None].to(dtype)), gather(q, 1, a[:, None]))
+    # values of these dtypes too (torch.gather has no kernel for them)
+    qu = q.to(dtype)
+    assert torch.equal(take_along(qu, a), take_along(q, a).to(dtype))
+    assert torch.equal(gather(qu, 1, a[:, None]), gather(q, 1, a[:, None]).to(dtype))
+
+
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64])
+def test_wide_unsigned_indices_are_range_checked(dtype: torch.dtype) -> None:
+    q = torch.arange(12.0).reshape(3, 4)
     err = raised(ShapeError, lambda: take_along(q, torch.tensor([0, 4, 1]).to(dtype)))
     assert (err.argument, err.expected, err.got) == ("index", "0 <= index < 4", "4")
 

@@ -18,8 +18,8 @@ from shapesafe.testing._tensors import from_annotation as from_annotation
 from shapesafe.testing._tensors import from_signature as from_signature
 from shapesafe.testing._tensors import shapes as shapes
 from shapesafe.testing._tensors import tensors as tensors
-from shapesafe.testing._tensors import wrong_dtypes as wrong_dtypes
-from shapesafe.testing._tensors import wrong_shapes as wrong_shapes
+from shapesafe.testing._wrong import wrong_dtypes as wrong_dtypes
+from shapesafe.testing._wrong import wrong_shapes as wrong_shapes
 
 __all__ = [
     "covariance_matrices",

@@ -9,7 +9,7 @@ relied on recompiles, and the recompilation's trace-time check raises our error.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -27,7 +27,7 @@ _MAX_SIZE = 2**62
 
 
 def _prod(sizes: Any) -> Any:
-    # math.prod, written out: it also multiplies symbolic sizes under torch.compile
+    # math.prod, written out: dynamo cannot trace math.prod over symbolic sizes
     out = 1
     for s in sizes:
         out = out * s
@@ -36,6 +36,8 @@ def _prod(sizes: Any) -> Any:
 
 def _check_sizes(pattern: str, sizes: Mapping[str, object]) -> dict[str, int]:
     """The size keywords of a pattern reshape: plain non-negative ints only."""
+    if all(type(v) is int and 0 <= v <= _MAX_SIZE for v in sizes.values()):
+        return cast(dict[str, int], sizes)  # the common case: plain ints (a fresh **kwargs dict)
     for name, value in sizes.items():
         if not is_int(value):
             raise error(
@@ -97,8 +99,7 @@ def _bind_left(
         size = shape[axis]
         known = [n for n in g if n in sizes]
         missing = [n for n in g if n not in sizes]
-        prod = _prod(sizes[n] for n in known)
-        given = " * ".join(f"{n}={sizes[n]}" for n in known)
+        prod = _prod([sizes[n] for n in known])
         if len(missing) > 1:
             raise error(
                 UsageError,
@@ -115,7 +116,7 @@ def _bind_left(
                 raise error(
                     ShapeError,
                     f"pattern {pattern!r}: axis {axis} ({' '.join(g)}) must be divisible by "
-                    f"{given}",
+                    + " * ".join(f"{n}={sizes[n]}" for n in known),
                     function=fn,
                     argument="x",
                     axis=axis,
@@ -126,7 +127,8 @@ def _bind_left(
         elif prod != size:
             raise error(
                 ShapeError,
-                f"pattern {pattern!r}: axis {axis} ({' '.join(g)}) must have size {given}",
+                f"pattern {pattern!r}: axis {axis} ({' '.join(g)}) must have size "
+                + " * ".join(f"{n}={sizes[n]}" for n in known),
                 function=fn,
                 argument="x",
                 axis=axis,

@@ -96,3 +96,21 @@ def test_strict_broadcasting_wording() -> None:
         "make it explicit (.expand_as(), torch.broadcast_to()) or wrap the line in "
         "shapesafe.allow_broadcasting()"
     )
+
+
+def test_strict_loss_wording() -> None:
+    pred, target = torch.zeros(8, 1), torch.zeros(8)
+    with strict_broadcasting(), pytest.raises(shapesafe.BroadcastError) as info:
+        torch.nn.functional.mse_loss(pred, target)
+    lines = str(info.value).splitlines()
+    assert lines[0] == (
+        "strict_broadcasting: mse_loss() got input (8, 1), target (8,): torch would broadcast "
+        "them to (8, 8), averaging over pairs that do not belong together"
+    )
+    assert re.fullmatch(r"  at .*test_messages_ops\.py:\d+", lines[1])
+    assert lines[2] == "    torch.nn.functional.mse_loss(pred, target)"
+    assert lines[3] == (
+        "  hint: the (8, 1) operand has a trailing size-1 axis the (8,) one lacks; squeeze it "
+        "(.squeeze(-1)) or unsqueeze the other (.unsqueeze(-1)); a loss needs input and target "
+        "of exactly the same shape"
+    )

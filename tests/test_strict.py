@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -163,21 +164,13 @@ def test_explicit_broadcasting_passes(pair: tuple[tuple[int, ...], tuple[int, ..
 
 def test_td_target_message_names_op_shapes_and_line() -> None:
     rewards, q_next, gamma = torch.zeros(64), torch.zeros(64, 1), 0.99
-    with (
-        strict_broadcasting(),
-        pytest.raises(
-            BroadcastError,
-            match=(
-                r"strict_broadcasting: `\+` \(add\) would broadcast shapes \(64,\) and "
-                r"\(64, 1\) to \(64, 64\) \(rank promotion: operands of different rank\)\n"
-                r"  at .*test_strict\.py:\d+\n    td = rewards \+ gamma \* q_next.*\n"
-                r"  hint: the \(64, 1\) operand has a trailing size-1 axis the \(64,\) one "
-                r"lacks; squeeze it \(\.squeeze\(-1\)\) .* shapesafe\.allow_broadcasting\(\)"
-            ),
-        ) as info,
-    ):
+    with strict_broadcasting(), pytest.raises(BroadcastError) as info:
         td = rewards + gamma * q_next  # noqa: F841
-    assert isinstance(info.value, ShapeError) and isinstance(info.value, ValueError)
+    err = info.value
+    assert isinstance(err, ShapeError) and isinstance(err, ValueError)
+    assert (err.function, err.expected, err.got) == ("`+` (add)", "(64,)", "(64,) and (64, 1)")
+    assert err.hint is not None and err.hint.startswith("the (64, 1) operand has a trailing")
+    assert re.search(r"\n  at .*test_strict\.py:\d+\n    td = rewards \+ gamma \* q_next", str(err))
 
 
 def test_other_rank_promotion_hint_and_in_place() -> None:
@@ -218,18 +211,12 @@ def test_other_rank_promotion_hint_and_in_place() -> None:
 )
 def test_losses_with_mismatched_shapes_raise(loss: Callable[..., torch.Tensor], name: str) -> None:
     pred, target = torch.zeros(8, 1), torch.zeros(8)
-    with (
-        strict_broadcasting(),
-        pytest.raises(
-            BroadcastError,
-            match=(
-                rf"strict_broadcasting: {name}\(\) got input \(8, 1\), target \(8,\): torch would "
-                r"broadcast them to \(8, 8\).*\n  at .*test_strict\.py:\d+\n.*loss\(pred, target\)"
-                r"\n  hint: the \(8, 1\) operand has a trailing size-1 axis"
-            ),
-        ),
-    ):
+    with strict_broadcasting(), pytest.raises(BroadcastError) as info:
         loss(pred, target)
+    err = info.value
+    assert (err.function, err.argument, err.expected, err.got) == (name, "target", "(8, 1)", "(8,)")
+    assert err.hint is not None and err.hint.startswith("the (8, 1) operand has a trailing")
+    assert re.search(r"\n  at .*test_strict\.py:\d+\n.*loss\(pred, target\)", str(err))
     with strict_broadcasting():
         assert torch.equal(loss(pred.squeeze(-1), target), loss(target, target))
 

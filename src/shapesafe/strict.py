@@ -243,12 +243,14 @@ def _elementwise_error(
     else:
         kind = "size-1 expansion, refused under allow_size_one=False"
         hint = "make the shapes equal"
+    hint = f"{hint}; {_ESCAPE}"
     return BroadcastError(
         f"strict_broadcasting: {label} would broadcast shapes {listed} to "
-        f"{fmt_shape(result)} ({kind})\n  {where}\n  hint: {hint}; {_ESCAPE}",
+        f"{fmt_shape(result)} ({kind})\n  {where}\n  hint: {hint}",
         function=label,
         expected=fmt_shape(first),
         got=listed,
+        hint=hint,
     )
 
 
@@ -267,12 +269,16 @@ def _loss_error(
         if result is not None
         else "they are not even broadcastable"
     )
-    hint = _trailing_one_hint(shapes) or "give both the same shape"
+    hint = (
+        f"{_trailing_one_hint(shapes) or 'give both the same shape'}; "
+        "a loss needs input and target of exactly the same shape"
+    )
     return BroadcastError(
         f"strict_broadcasting: {name}() got {described}: {then}, averaging over "
-        f"pairs that do not belong together\n  {where}\n  hint: {hint}; "
-        "a loss needs input and target of exactly the same shape",
+        f"pairs that do not belong together\n  {where}\n  hint: {hint}",
         function=name,
+        argument=argnames[1],
+        hint=hint,
         expected=fmt_shape(shapes[0]),
         got=fmt_shape(shapes[1]),
     )

@@ -243,3 +243,15 @@ def test_compiled_check_error_is_catchable_as_shape_error() -> None:
     with pytest.raises(ShapeError) as info:
         compiled(torch.zeros(4, 2))
     assert (info.value.function, info.value.argument, info.value.axis) == ("_row_sums", "x", 1)
+
+
+@pytest.mark.values
+@pytest.mark.parametrize("name", sorted(OPS))
+def test_ops_compile_with_checks_disabled(name: str) -> None:
+    op, good, _, _ = OPS[name]
+    torch._dynamo.reset()
+    compiled = torch.compile(op, fullgraph=True, backend="eager")
+    with shapesafe.enabled(False):
+        for b in BATCHES:
+            args = good(b)
+            torch.testing.assert_close(compiled(*args), op(*args))

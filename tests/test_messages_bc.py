@@ -45,7 +45,7 @@ CASES: dict[str, tuple[Callable[[], object], str | Callable[[], str]]] = {
     ),
     "dict keys": (
         lambda: GaussianPolicy(3, 2).loss({"state": torch.zeros(1)}),
-        "GaussianPolicy.loss() argument `batch`: a mapping needs an observations key "
+        "GaussianPolicy.loss(): argument `batch`: a mapping needs an observations key "
         "('observations' / 'obs' / 'states') and an actions key ('actions' / 'acts' / 'act'); "
         "none of 'observations' / 'obs' / 'states' found (keys: 'state')\n"
         "  expected: keys 'obs' and 'act' (or their long names)\n  got: 'state'",
@@ -58,7 +58,7 @@ CASES: dict[str, tuple[Callable[[], object], str | Callable[[], str]]] = {
     ),
     "batch axis": (
         lambda: GaussianPolicy(3, 2).predict(torch.zeros(3)),
-        "GaussianPolicy.predict() argument `obs`: expected observations of shape (batch, 3), "
+        "GaussianPolicy.predict(): argument `obs`: expected observations of shape (batch, 3), "
         "got (3,)\n  expected: (batch, 3)\n  got: (3,)\n  hint: a single observation lacks "
         "the batch axis: obs.unsqueeze(0), or act(obs)",
     ),

@@ -97,7 +97,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "from_numpy_object_array",
         shapesafe.DtypeError,
         "from_numpy(np.array([np.zeros(2), np.zeros(3)], dtype=object))",
-        "from_numpy() argument `array`: has object dtype (array (2,) object), which has no tensor equivalent\n"
+        "from_numpy(): argument `array`: has object dtype (array (2,) object), which has no tensor equivalent\n"
         "  expected: a bool, integer, float or complex dtype\n"
         "  got: object\n"
         "  hint: an object array usually comes from a ragged list or a list of arrays of different shapes; np.stack equally-shaped arrays (or pad them) first",
@@ -106,7 +106,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "from_numpy_of_a_tensor",
         shapesafe.DtypeError,
         "from_numpy(torch.zeros(2))",
-        "from_numpy() argument `array`: is already a torch tensor (tensor (2,) float32)\n"
+        "from_numpy(): argument `array`: is already a torch tensor (tensor (2,) float32)\n"
         "  expected: a numpy array, numpy scalar, Python number or list\n"
         "  got: tensor (2,) float32\n"
         "  hint: use t.to(dtype) / detached_copy(t); from_numpy is for numpy data",
@@ -115,7 +115,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "from_numpy_bad_dtype_argument",
         shapesafe.UsageError,
         "from_numpy(np.zeros(2), dtype=np.float32)",
-        "from_numpy() argument `dtype`: must be None, 'keep' or a torch.dtype, got a builtins.type\n"
+        "from_numpy(): argument `dtype`: must be None, 'keep' or a torch.dtype, got a builtins.type\n"
         "  expected: None, 'keep' or a torch.dtype\n"
         "  got: a builtins.type\n"
         "  hint: e.g. dtype=torch.float32",
@@ -124,7 +124,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "from_numpy_non_finite",
         shapesafe.NonFiniteError,
         "from_numpy(np.array([[0, np.nan], [np.inf, 1]]), check_finite=True)",
-        "from_numpy() argument `array`: array (2, 2) float64 holds 1 NaN and 1 inf value (first at index (0, 1))\n"
+        "from_numpy(): argument `array`: array (2, 2) float64 holds 1 NaN and 1 inf value (first at index (0, 1))\n"
         "  expected: finite values\n"
         "  got: 1 NaN, 1 inf\n"
         "  hint: the simulator diverged or was fed NaN actions; check the step before, or np.nan_to_num() if that is intended",
@@ -133,7 +133,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "from_numpy_overflow",
         shapesafe.NonFiniteError,
         "from_numpy(np.array([1.0, 1e39]), check_finite=True)",
-        "from_numpy() argument `array`: array (2,) float64 holds values up to 1e+39 that overflow to inf in float32\n"
+        "from_numpy(): argument `array`: array (2,) float64 holds values up to 1e+39 that overflow to inf in float32\n"
         "  expected: values representable in float32\n"
         "  got: max |value| 1e+39\n"
         "  hint: rescale or clip the values, or keep float64 with dtype=torch.float64",
@@ -142,7 +142,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "from_numpy_complex_to_real",
         shapesafe.DtypeError,
         "from_numpy(np.array([1 + 2j]), dtype=torch.float32)",
-        "from_numpy() argument `dtype`: the array (array (1,) complex128) is complex, but dtype float32 is real: the imaginary part would be silently discarded\n"
+        "from_numpy(): argument `dtype`: the array (array (1,) complex128) is complex, but dtype float32 is real: the imaginary part would be silently discarded\n"
         "  expected: a complex dtype\n"
         "  got: float32\n"
         "  hint: convert explicitly first (a.real, np.abs(a)), or pass a complex dtype",
@@ -151,7 +151,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "from_numpy_uint64_wrap",
         shapesafe.DtypeError,
         "from_numpy(np.array([2**63 + 5], dtype=np.uint64))",
-        "from_numpy() argument `array`: array (1,) uint64 holds 9223372036854775813, which does not fit in int64 (torch's index dtype): the conversion would wrap it to a negative number\n"
+        "from_numpy(): argument `array`: array (1,) uint64 holds 9223372036854775813, which does not fit in int64 (torch's index dtype): the conversion would wrap it to a negative number\n"
         "  expected: values <= 2**63 - 1\n"
         "  got: 9223372036854775813\n"
         "  hint: the values look like hashes or seeds, not indices; keep them in numpy, or reduce them first (a % 2**63)",
@@ -160,7 +160,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "from_numpy_nan_to_int",
         shapesafe.NonFiniteError,
         "from_numpy(np.array([1.0, np.nan]), dtype=torch.int64)",
-        "from_numpy() argument `array`: array (2,) float64 holds 1 NaN or inf value, which cannot be converted to int64\n"
+        "from_numpy(): argument `array`: array (2,) float64 holds 1 NaN or inf value, which cannot be converted to int64\n"
         "  expected: finite values\n"
         "  got: 1 NaN, 0 inf\n"
         "  hint: replace them first (np.nan_to_num) or keep a float dtype",
@@ -169,7 +169,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "from_numpy_bad_device",
         shapesafe.UsageError,
         "from_numpy(np.zeros(2), device='nope')",
-        "from_numpy() argument `device`: the str 'nope' is not a device torch knows\n"
+        "from_numpy(): argument `device`: the str 'nope' is not a device torch knows\n"
         "  got: the str 'nope'\n"
         "  hint: e.g. device='cpu' or device='cuda:0'",
     ),
@@ -177,7 +177,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "to_numpy_of_an_array",
         shapesafe.DtypeError,
         "to_numpy(np.zeros(2))",
-        "to_numpy() argument `tensor`: must be a torch.Tensor, got array (2,) float64\n"
+        "to_numpy(): argument `tensor`: must be a torch.Tensor, got array (2,) float64\n"
         "  expected: a torch.Tensor\n"
         "  got: array (2,) float64\n"
         "  hint: for a numpy array, take a copy with np.array(a, copy=True)",
@@ -186,7 +186,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "to_numpy_meta",
         shapesafe.DtypeError,
         "to_numpy(torch.zeros(2, device='meta'))",
-        "to_numpy() argument `tensor`: tensor (2,) float32 is a meta tensor, which has no data to copy\n"
+        "to_numpy(): argument `tensor`: tensor (2,) float32 is a meta tensor, which has no data to copy\n"
         "  got: a meta tensor\n"
         "  hint: materialise it first (e.g. module.to_empty(device='cpu') and load real weights)",
     ),
@@ -194,7 +194,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "autograd_graph_of_a_float",
         shapesafe.DtypeError,
         "autograd_graph(1.0)",
-        "autograd_graph() argument `loss`: must be a torch.Tensor, got the float 1.0\n"
+        "autograd_graph(): argument `loss`: must be a torch.Tensor, got the float 1.0\n"
         "  expected: a torch.Tensor\n"
         "  got: the float 1.0\n"
         "  hint: pass the loss tensor itself, not loss.item()",
@@ -203,7 +203,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "autograd_graph_without_grad_fn",
         shapesafe.AutogradError,
         "autograd_graph(torch.ones(2) * 2)",
-        "autograd_graph() argument `loss`: tensor (2,) float32 has no grad_fn and does not require grad: nothing connects it to any parameter\n"
+        "autograd_graph(): argument `loss`: tensor (2,) float32 has no grad_fn and does not require grad: nothing connects it to any parameter\n"
         "  expected: a tensor computed from parameters (with a grad_fn)\n"
         "  got: a tensor without grad_fn\n"
         "  hint: was it computed under torch.no_grad() / evaluating(), from .detach()ed tensors, or through .item() / numpy?",
@@ -230,7 +230,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "params_without_grad_of_none",
         shapesafe.UsageError,
         "params_without_grad(None)",
-        "params_without_grad() argument `module`: must be a torch.nn.Module, got None\n"
+        "params_without_grad(): argument `module`: must be a torch.nn.Module, got None\n"
         "  expected: a torch.nn.Module\n"
         "  got: None\n"
         "  hint: pass the model after loss.backward(); for several models, wrap them: nn.ModuleList([actor, critic])",
@@ -239,7 +239,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "detached_copy_of_a_list",
         shapesafe.DtypeError,
         "detached_copy([1])",
-        "detached_copy() argument `t`: must be a torch.Tensor, got a list of 1 item\n"
+        "detached_copy(): argument `t`: must be a torch.Tensor, got a list of 1 item\n"
         "  expected: a torch.Tensor\n"
         "  got: a list of 1 item\n"
         "  hint: for numpy arrays use a.copy(); for nested data, copy each tensor",
@@ -256,7 +256,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "evaluating_bad_grad",
         shapesafe.UsageError,
         "evaluating(nn.Linear(1, 1), grad='off').__enter__()",
-        "evaluating() argument `grad`: must be 'no_grad', 'inference' or 'enabled', got the str 'off'\n"
+        "evaluating(): argument `grad`: must be 'no_grad', 'inference' or 'enabled', got the str 'off'\n"
         "  expected: 'no_grad', 'inference' or 'enabled'\n"
         "  got: the str 'off'",
     ),
@@ -264,7 +264,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "audit_bad_optimizer",
         shapesafe.UsageError,
         "audit(nn.Linear(1, 1), 'opt')",
-        "audit() argument `optimizer`: must be a torch.optim.Optimizer or None, got the str 'opt'\n"
+        "audit(): argument `optimizer`: must be a torch.optim.Optimizer or None, got the str 'opt'\n"
         "  expected: a torch.optim.Optimizer or None\n"
         "  got: the str 'opt'\n"
         "  hint: audit(model, torch.optim.Adam(model.parameters()))",
@@ -281,7 +281,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "sgd_step_of_none",
         shapesafe.UsageError,
         "sgd_step(None, lr=0.1)",
-        "sgd_step() argument `params`: must be a module or an iterable of tensors, got None\n"
+        "sgd_step(): argument `params`: must be a module or an iterable of tensors, got None\n"
         "  expected: an nn.Module or an iterable of tensors\n"
         "  got: None\n"
         "  hint: sgd_step(model, lr=...) or sgd_step(model.parameters(), lr=...)",
@@ -290,7 +290,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "sgd_step_negative_lr",
         shapesafe.UsageError,
         "sgd_step([torch.ones(1)], lr=-1)",
-        "sgd_step() argument `lr`: must be a finite number >= 0, got the int -1\n"
+        "sgd_step(): argument `lr`: must be a finite number >= 0, got the int -1\n"
         "  expected: a finite number >= 0\n"
         "  got: the int -1",
     ),
@@ -298,7 +298,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "sgd_step_momentum_without_buffers",
         shapesafe.UsageError,
         "sgd_step([torch.ones(1)], lr=0.1, momentum=0.9)",
-        "sgd_step() argument `buffers`: momentum needs a list of buffers to carry state between steps, got None\n"
+        "sgd_step(): argument `buffers`: momentum needs a list of buffers to carry state between steps, got None\n"
         "  expected: a list of 1 slot\n"
         "  got: None\n"
         "  hint: bufs = [None] * len(params) once, then sgd_step(..., buffers=bufs)",
@@ -307,7 +307,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "train_step_negative_clip",
         shapesafe.UsageError,
         "train_step(NET, mean_loss, torch.ones(2, 2), OPT, max_grad_norm=-1.0)",
-        "train_step() argument `max_grad_norm`: must be a finite number > 0, got the float -1.0\n"
+        "train_step(): argument `max_grad_norm`: must be a finite number > 0, got the float -1.0\n"
         "  expected: a finite number > 0\n"
         "  got: the float -1.0",
     ),
@@ -342,7 +342,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "train_step_loss_not_callable",
         shapesafe.UsageError,
         "train_step(NET, 'mse', torch.ones(4, 2), OPT)",
-        "train_step() argument `loss_fn`: must be a function loss_fn(model, batch) -> loss, got the str 'mse'\n"
+        "train_step(): argument `loss_fn`: must be a function loss_fn(model, batch) -> loss, got the str 'mse'\n"
         "  expected: a callable\n"
         "  got: the str 'mse'\n"
         "  hint: e.g. lambda m, b: F.mse_loss(m(b[0]), b[1])",
@@ -386,7 +386,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "load_checkpoint_path_is_none",
         shapesafe.CheckpointError,
         "load_checkpoint(None, nn.Linear(1, 1))",
-        "load_checkpoint() argument `path`: must be a file path (str or pathlib.Path), got None\n"
+        "load_checkpoint(): argument `path`: must be a file path (str or pathlib.Path), got None\n"
         "  expected: a str or os.PathLike\n"
         "  got: None",
     ),
@@ -434,7 +434,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "assert_same_state_of_none",
         shapesafe.UsageError,
         "assert_same_state(nn.Linear(1, 1), None)",
-        "assert_same_state() argument `b`: must be a torch.nn.Module or a state dict, got None\n"
+        "assert_same_state(): argument `b`: must be a torch.nn.Module or a state dict, got None\n"
         "  expected: an nn.Module or a dict of str -> tensor\n"
         "  got: None",
     ),
@@ -442,7 +442,7 @@ CASES: list[tuple[str, type[shapesafe.ShapesafeError], str, str]] = [
         "restore_rng_state_empty",
         shapesafe.UsageError,
         "restore_rng_state({})",
-        "restore_rng_state() argument `state`: has no 'python', 'numpy', 'torch' entry\n"
+        "restore_rng_state(): argument `state`: has no 'python', 'numpy', 'torch' entry\n"
         "  expected: a dict from capture_rng_state() (keys python, numpy, torch)\n"
         "  got: a dict of 0 items\n"
         "  hint: pass what capture_rng_state() returned, e.g. load_checkpoint(...)['rng']",

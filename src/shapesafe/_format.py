@@ -99,14 +99,17 @@ def where(
     axis_name: str | None = None,
 ) -> str:
     """The head of a message: ``fn(): argument `x` axis 1 ('obs')``."""
-    parts = []
+    head = ""
     if function:
-        parts.append(function if function.endswith(")") else f"{function}()")
+        head = function if function.endswith(")") else f"{function}()"
+    parts = []
     if argument:
         parts.append(argument if argument == "return value" else f"argument `{argument}`")
     if axis is not None:
         parts.append(f"axis {axis}" + (f" ({axis_name!r})" if axis_name else ""))
-    return " ".join(parts)
+    place = " ".join(parts)
+    # the function, then where in its input: "fn(): argument `x` axis 1 ('obs')"
+    return f"{head}: {place}" if head and place else head or place
 
 
 def message(

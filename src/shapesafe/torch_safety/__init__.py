@@ -16,7 +16,7 @@ always :class:`~shapesafe.NonFiniteError`, a checkpoint problem
 :class:`~shapesafe.CheckpointError`, an unusable argument :class:`~shapesafe.UsageError`.
 Each error names the public function and argument where it is raised (every helper
 serves one public function, or takes its name), so messages share the library's one
-layout: ``fn() argument `x`: what went wrong``.
+layout: ``fn(): argument `x`: what went wrong``.
 """
 
 from shapesafe.torch_safety.audit import AuditReport, Finding, audit

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import shapesafe
-from shapesafe._checkpoint import load_checkpoint
+from shapesafe import load_checkpoint
 from shapesafe.bc import (
     Batch,
     Demonstrations,

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shapesafe._checkpoint import save_checkpoint
+from shapesafe import save_checkpoint
 from shapesafe.bc import GaussianPolicy, cubic_demonstrations
 from shapesafe.cli import main
 

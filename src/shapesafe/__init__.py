@@ -5,8 +5,8 @@ Submodules: ``shapesafe.ops`` (checked ops), ``shapesafe.distributions``,
 """
 
 # the checker
-from shapesafe._check import check as check
-from shapesafe._check import check_shape as check_shape
+from shapesafe._checker.decorator import check as check
+from shapesafe._checker.decorator import check_shape as check_shape
 
 # switches
 from shapesafe._config import disable as disable

@@ -73,7 +73,7 @@ _FORWARDERS = frozenset(
 )
 _STRICT_FILE = os.path.abspath(__file__)
 # the frames between an op and the user's code under torch.compile: this module and
-# the trace-time bridge (shapesafe._check.trace_time_check)
+# the trace-time bridge (shapesafe._compile.trace_time_check)
 _TRACE_BRIDGE = frozenset({_STRICT_FILE, os.path.abspath(trace_time_check.__code__.co_filename)})
 
 

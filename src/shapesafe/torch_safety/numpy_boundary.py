@@ -214,7 +214,7 @@ def from_numpy(
                 hint="e.g. device='cpu' or device='cuda:0'",
             ) from None
     if spec is not None and STATE.enabled:
-        from shapesafe._check import check_shape
+        from shapesafe._checker.decorator import check_shape
 
         bound = check_shape(t, spec, function="from_numpy", argument="array", dims=dims)
         if dims is not None:
@@ -344,7 +344,7 @@ def to_numpy(
     """
     _check_tensor(tensor, dims)
     if spec is not None and STATE.enabled:
-        from shapesafe._check import check_shape
+        from shapesafe._checker.decorator import check_shape
 
         bound = check_shape(tensor, spec, function="to_numpy", argument="tensor", dims=dims)
         if dims is not None:

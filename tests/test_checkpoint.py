@@ -38,7 +38,7 @@ SRC = str(Path(shapesafe.__file__).resolve().parent.parent)
 
 
 def assert_fields(err: shapesafe.ShapesafeError, **fields: Any) -> None:
-    """The structured fields of ``err`` (the wording is pinned in test_messages_torch_safety)."""
+    """The structured fields of ``err`` (the wording is pinned in test_messages)."""
     for name, value in fields.items():
         assert getattr(err, name) == value, (name, getattr(err, name), value)
 

@@ -1,5 +1,5 @@
 """shapesafe.distributions errors: class, structured fields and one key fragment each
-(the full wording is in test_messages_distributions.py)."""
+(the full wording is in test_messages.py)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def checks_off() -> typing.Iterator[None]:
 
 
 # --------------------------------------------------------------------------------------
-# errors: class, structured fields and one key fragment (full wording: test_messages_distributions.py)
+# errors: class, structured fields and one key fragment (full wording: test_messages.py)
 
 E = torch.zeros
 

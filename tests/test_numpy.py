@@ -24,7 +24,7 @@ from shapesafe.testing import shapes, tensors
 
 
 def assert_fields(err: ShapesafeError, **fields: Any) -> None:
-    """The structured fields of ``err`` (the wording is pinned in test_messages_torch_safety)."""
+    """The structured fields of ``err`` (the wording is pinned in test_messages)."""
     for name, value in fields.items():
         assert getattr(err, name) == value, (name, getattr(err, name), value)
 

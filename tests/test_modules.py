@@ -575,7 +575,6 @@ _LOSSES = {
 }
 
 
-@pytest.mark.values
 @given(
     max_grad_norm=st.one_of(_ODD, st.floats(1e-3, 1e3)),
     loss=st.sampled_from(sorted(_LOSSES)),

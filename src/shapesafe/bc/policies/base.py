@@ -191,6 +191,14 @@ class Policy(nn.Module, abc.ABC):
         or "goals") have per-row ``shape``: the hint of a data/policy mismatch."""
         return None
 
+    def reset(self, which: Any = None) -> None:
+        """Forget what :meth:`act` keeps between calls (a frame history, queued action
+        chunks, a recurrent state) -- call it at the start of every episode. ``which``
+        selects the rows of a batched (vectorised) environment to reset: ``None`` for
+        all, or a boolean array with one entry per environment. Stateless policies (the
+        default) have nothing to forget."""
+        return None
+
     def diagnostics(self) -> dict[str, float]:
         """Data-free numbers worth reporting after training (e.g. a learned std)."""
         return {}

@@ -19,7 +19,9 @@ from shapesafe.bc._toy import cubic_expert_mean as cubic_expert_mean
 from shapesafe.bc._toy import cubic_expert_std as cubic_expert_std
 from shapesafe.bc.policies import ACTIVATIONS as ACTIVATIONS
 from shapesafe.bc.policies import ActSpec as ActSpec
+from shapesafe.bc.policies import CVAEPolicy as CVAEPolicy
 from shapesafe.bc.policies import DeterministicPolicy as DeterministicPolicy
+from shapesafe.bc.policies import DiffusionPolicy as DiffusionPolicy
 from shapesafe.bc.policies import GaussianPolicy as GaussianPolicy
 from shapesafe.bc.policies import LossOutput as LossOutput
 from shapesafe.bc.policies import ObsSpec as ObsSpec
@@ -33,8 +35,10 @@ __all__ = [
     "ACTIVATIONS",
     "ActSpec",
     "Batch",
+    "CVAEPolicy",
     "Demonstrations",
     "DeterministicPolicy",
+    "DiffusionPolicy",
     "EpochSampler",
     "FitResult",
     "GaussianPolicy",

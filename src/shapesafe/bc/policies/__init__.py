@@ -4,7 +4,9 @@ from shapesafe.bc.policies.base import ActSpec as ActSpec
 from shapesafe.bc.policies.base import LossOutput as LossOutput
 from shapesafe.bc.policies.base import ObsSpec as ObsSpec
 from shapesafe.bc.policies.base import Policy as Policy
+from shapesafe.bc.policies.cvae import CVAEPolicy as CVAEPolicy
 from shapesafe.bc.policies.deterministic import DeterministicPolicy as DeterministicPolicy
+from shapesafe.bc.policies.diffusion import DiffusionPolicy as DiffusionPolicy
 from shapesafe.bc.policies.gaussian import GaussianPolicy as GaussianPolicy
 from shapesafe.bc.policies.mlp import ACTIVATIONS as ACTIVATIONS
 from shapesafe.bc.policies.mlp import FlatPolicy as FlatPolicy
@@ -16,7 +18,9 @@ from shapesafe.bc.policies.registry import policy_kinds as policy_kinds
 __all__ = [
     "ACTIVATIONS",
     "ActSpec",
+    "CVAEPolicy",
     "DeterministicPolicy",
+    "DiffusionPolicy",
     "FlatPolicy",
     "GaussianPolicy",
     "LossOutput",

@@ -1,0 +1,343 @@
+"""A diffusion policy: DDPM over actions, conditioned on the observation.
+
+Training corrupts a demonstrated action with Gaussian noise at a random step ``t`` of a
+``train_steps`` chain and teaches an MLP denoiser ``eps_θ(x_t, t, s)`` to predict that
+noise (the DDPM "simple" loss). Acting runs the chain backwards from pure noise with a
+few strided steps (DDIM, or strided DDPM); a bimodal expert gives a bimodal policy,
+because each noise draw flows to one of the modes. The formulas live in
+:mod:`._schedules`; actions are normalised to ``[-1, 1]`` by the data bounds, so the
+sampler can clip its clean-action estimate to the data range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from shapesafe import check
+from shapesafe._config import STATE
+from shapesafe._format import add_context, error, fmt_value
+from shapesafe.bc._batch import Batch
+from shapesafe.bc.policies._generative import densest
+from shapesafe.bc.policies._schedules import (
+    SCHEDULES,
+    betas_for,
+    ddim_step,
+    q_sample,
+    strided_timesteps,
+    timestep_embedding,
+)
+from shapesafe.bc.policies.base import LossOutput
+from shapesafe.bc.policies.mlp import FlatPolicy, mlp, positive_int
+from shapesafe.errors import UsageError
+
+__all__ = ["SAMPLERS", "DiffusionPolicy"]
+
+#: sampler name -> eta of the generalised DDIM step (0: deterministic, 1: DDPM posterior)
+SAMPLERS = {"ddim": 0.0, "ddpm": 1.0}
+
+
+def _choice(value: Any, name: str, options: Sequence[str]) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise UsageError(
+            f"`{name}` must be one of {', '.join(map(repr, options))}, got {fmt_value(value)}",
+            argument=name,
+            expected=", ".join(options),
+            got=fmt_value(value),
+        )
+    return value
+
+
+def _bound(value: Any, name: str, act_dim: int) -> Tensor | None:
+    """``low``/``high``: ``None``, one number for every action dimension, or one per
+    dimension."""
+    if value is None:
+        return None
+    try:
+        t = torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        t = torch.tensor(float("nan"))
+    if t.ndim == 0:
+        t = t.expand(act_dim)
+    if t.shape != (act_dim,) or not bool(torch.isfinite(t).all()):
+        raise error(
+            UsageError,
+            f"`{name}` must be a finite number or {act_dim} of them (one per action "
+            f"dimension), got {fmt_value(value)}",
+            argument=name,
+            expected=f"a number or {act_dim} numbers",
+            got=fmt_value(value),
+        )
+    return t.to(torch.float32)
+
+
+class DiffusionPolicy(FlatPolicy, kind="diffusion"):
+    """A denoising-diffusion policy over continuous actions (see the module docstring).
+
+    ``act()`` runs the configured ``sampler`` from fresh noise (stochastic: a bimodal
+    expert's modes are both visited). ``predict()`` is deterministic: it runs DDIM from
+    ``candidates`` fixed noise draws (the same every call) and returns the result in
+    the densest region, i.e. an action of the most populated mode -- DDIM from the
+    single zero-noise point would flow to the boundary between two symmetric modes.
+    ``inference_steps`` and ``sampler`` can be changed after training (plain
+    attributes), e.g. to measure success as the number of steps shrinks.
+
+    Actions are normalised to ``[-1, 1]`` by ``low``/``high`` and every sample is
+    clipped to that range. Without ``low``/``high`` the bounds are learned from the data:
+    the running minimum and maximum of the training actions (buffers, saved in
+    checkpoints); pass ``low``/``high`` (e.g. the environment's action-space bounds) to
+    fix them instead.
+
+    Args:
+        obs_dim: size of a (flat) observation.
+        act_dim: size of an action.
+        hidden: hidden layer sizes of the denoiser MLP.
+        activation: one of :data:`~shapesafe.bc.ACTIVATIONS`.
+        train_steps: length ``T`` of the noising chain.
+        inference_steps: reverse steps per sample (``1 <= inference_steps <= T``).
+        sampler: ``"ddim"`` (deterministic given the noise, eta = 0) or ``"ddpm"``
+            (strided ancestral sampling, eta = 1).
+        schedule: ``"cosine"`` (default) or ``"linear"`` betas (see :func:`betas_for`).
+        embed_dim: size of the sinusoidal timestep embedding.
+        low: lower action bound (a number or one per dimension), or ``None``.
+        high: upper action bound, or ``None``.
+        candidates: how many fixed noise draws :meth:`predict` denoises.
+
+    Examples:
+        >>> import torch
+        >>> from shapesafe.bc import DiffusionPolicy
+        >>> policy = DiffusionPolicy(obs_dim=3, act_dim=2, low=-1.0, high=1.0)
+        >>> policy.sample(torch.zeros(5, 3)).shape
+        torch.Size([5, 2])
+        >>> policy.inference_steps = 5  # fewer steps after training
+    """
+
+    loss_name = "noise MSE"
+    alpha_bar: Tensor
+    act_low: Tensor
+    act_high: Tensor
+    _predict_noise: Tensor
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        *,
+        hidden: Sequence[int] = (256, 256),
+        activation: str = "silu",
+        train_steps: int = 100,
+        inference_steps: int = 10,
+        sampler: str = "ddim",
+        schedule: str = "cosine",
+        embed_dim: int = 32,
+        low: float | Sequence[float] | None = None,
+        high: float | Sequence[float] | None = None,
+        candidates: int = 16,
+    ) -> None:
+        super().__init__(obs_dim, act_dim, hidden, activation)
+        with add_context("DiffusionPolicy"):
+            self.train_steps = positive_int(train_steps, "train_steps")
+            self.schedule = _choice(schedule, "schedule", SCHEDULES)
+            self.embed_dim = positive_int(embed_dim, "embed_dim")
+            self.candidates = positive_int(candidates, "candidates")
+            lo, hi = _bound(low, "low", self.act_dim), _bound(high, "high", self.act_dim)
+            if (lo is None) != (hi is None):
+                raise UsageError(
+                    "give both `low` and `high` (or neither, to learn them from the data)",
+                    argument="low" if lo is None else "high",
+                )
+            if lo is not None and hi is not None and not bool((lo < hi).all()):
+                raise UsageError(
+                    f"`low` must be below `high` in every dimension, got low={low!r}, "
+                    f"high={high!r}",
+                    argument="high",
+                    got=f"low={low!r}, high={high!r}",
+                )
+        self.inference_steps = inference_steps  # validated by the property
+        self.sampler = sampler
+        self._fixed_bounds = lo is not None
+        self._low, self._high = low, high  # as given, for get_config
+        self.denoiser = mlp(
+            self.obs_dim + self.act_dim + self.embed_dim, self.act_dim, self._hidden, activation
+        )
+        alpha_bar = torch.cumprod(1 - betas_for(self.schedule, self.train_steps), 0)
+        self.register_buffer("alpha_bar", alpha_bar.to(torch.float32), persistent=False)
+        # +inf / -inf: no data seen yet (the bounds then default to [-1, 1])
+        self.register_buffer("act_low", lo if lo is not None else torch.full((act_dim,), torch.inf))
+        self.register_buffer(
+            "act_high", hi if hi is not None else torch.full((act_dim,), -torch.inf)
+        )
+        g = torch.Generator().manual_seed(0)
+        fixed = torch.randn(self.candidates, self.act_dim, generator=g)
+        self.register_buffer("_predict_noise", fixed, persistent=False)
+
+    # ------------------------------------------------------------- changeable after training
+
+    @property
+    def inference_steps(self) -> int:
+        """Reverse steps per sample; set it to trade quality for speed."""
+        return self._inference_steps
+
+    @inference_steps.setter
+    def inference_steps(self, value: int) -> None:
+        with add_context("DiffusionPolicy", "inference_steps"):
+            steps = positive_int(value, "inference_steps")
+            if steps > self.train_steps:
+                raise UsageError(
+                    f"`inference_steps` must be at most train_steps={self.train_steps}, "
+                    f"got {steps}",
+                    argument="inference_steps",
+                    expected=f"1..{self.train_steps}",
+                    got=str(steps),
+                )
+        self._inference_steps = steps
+
+    @property
+    def sampler(self) -> str:
+        """``"ddim"`` or ``"ddpm"``: what :meth:`act` and :meth:`sample` run."""
+        return self._sampler
+
+    @sampler.setter
+    def sampler(self, value: str) -> None:
+        with add_context("DiffusionPolicy", "sampler"):
+            self._sampler = _choice(value, "sampler", tuple(SAMPLERS))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "train_steps": self.train_steps,
+            "inference_steps": self.inference_steps,
+            "sampler": self.sampler,
+            "schedule": self.schedule,
+            "embed_dim": self.embed_dim,
+            "low": self._low,
+            "high": self._high,
+            "candidates": self.candidates,
+        }
+
+    # ------------------------------------------------------------- normalisation
+
+    def bounds(self) -> tuple[Tensor, Tensor]:
+        """``(low, high)`` of the actions, each ``(act,)``: the fixed bounds, the data's
+        so far, or ``[-1, 1]`` before any data."""
+        unseen = self.act_low > self.act_high
+        low = torch.where(unseen, -1.0, self.act_low)
+        high = torch.where(unseen, 1.0, self.act_high)
+        return low, high
+
+    def _scale(self) -> tuple[Tensor, Tensor]:
+        low, high = self.bounds()
+        # a constant action dimension has zero width: keep it finite (it maps to -1)
+        return low, ((high - low) / 2).clamp(min=1e-6)
+
+    @check
+    def normalize(self, actions: Float[Tensor, "batch act"]) -> Float[Tensor, "batch act"]:
+        """Actions mapped to ``[-1, 1]`` by the bounds."""
+        low, half = self._scale()
+        return (actions - low) / half - 1
+
+    @check
+    def unnormalize(self, x: Float[Tensor, "batch act"]) -> Float[Tensor, "batch act"]:
+        """The inverse of :meth:`normalize`."""
+        low, half = self._scale()
+        return (x + 1) * half + low
+
+    # ------------------------------------------------------------- the denoiser and sampler
+
+    @check
+    def denoise(
+        self,
+        x_t: Float[Tensor, "batch act"],
+        t: Int[Tensor, " batch"],
+        obs: Float[Tensor, "batch obs"],
+    ) -> Float[Tensor, "batch act"]:
+        """The predicted noise ``eps_θ(x_t, t, s)`` of normalised noisy actions ``x_t``."""
+        if STATE.enabled and obs.shape[-1] != self.obs_dim:
+            raise self._obs_size_error(obs) from None
+        emb = timestep_embedding(t, self.embed_dim, self.train_steps).to(x_t.dtype)
+        out: Tensor = self.denoiser(torch.cat([obs, x_t, emb], dim=-1))
+        return out
+
+    @check
+    def sample(
+        self,
+        obs: Float[Tensor, "batch obs"],
+        *,
+        noise: Float[Tensor, "batch act"] | None = None,
+        eta: float | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Float[Tensor, "batch act"]:
+        """Actions drawn by running ``inference_steps`` reverse steps from ``noise``
+        (default: fresh standard normal noise), with the sampler's ``eta`` unless one is
+        given; clipped to the bounds."""
+        if STATE.enabled:
+            self.check_obs(obs, "sample")
+        n = obs.shape[0]
+        eta = SAMPLERS[self.sampler] if eta is None else eta
+        if noise is None:
+            noise = torch.randn(n, self.act_dim, generator=generator, device=obs.device)
+        x = noise.to(obs.dtype)
+        steps = strided_timesteps(self.train_steps, self.inference_steps)
+        one = self.alpha_bar.new_ones(())
+        for i, t in enumerate(steps):
+            last = i + 1 == len(steps)
+            ab_prev = one if last else self.alpha_bar[steps[i + 1]]
+            t_rows = torch.full((n,), t, dtype=torch.long, device=obs.device)
+            eps = self.denoise(x, t_rows, obs)
+            z = None
+            if eta > 0 and not last:
+                z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            x = ddim_step(x, eps, self.alpha_bar[t], ab_prev, eta, z)
+        return self.unnormalize(x.clamp(-1, 1))
+
+    # ------------------------------------------------------------- the policy interface
+
+    def compute_loss(self, batch: Batch) -> LossOutput:
+        """MSE between the true and predicted noise at uniformly drawn steps; metric
+        ``x0_mse``: the error of the implied clean action (normalised units, clipped to
+        ``[-1, 1]``), which unlike the noise MSE says how good the actions are."""
+        obs, act = batch.observations, batch.actions
+        if self.training and not self._fixed_bounds and torch.is_grad_enabled():
+            with torch.no_grad():  # learn the data bounds (running min / max)
+                torch.minimum(self.act_low, act.amin(0), out=self.act_low)
+                torch.maximum(self.act_high, act.amax(0), out=self.act_high)
+        x0 = self.normalize(act)
+        n = x0.shape[0]
+        t = torch.randint(0, self.train_steps, (n,), device=x0.device)
+        noise = torch.randn_like(x0)
+        ab = self.alpha_bar[t]
+        x_t = q_sample(x0, ab, noise)
+        eps = self.denoise(x_t, t, obs)
+        loss = F.mse_loss(eps, noise)
+        with torch.no_grad():
+            ab1 = ab.unsqueeze(-1)
+            x0_hat = ((x_t - (1 - ab1).sqrt() * eps) / ab1.sqrt()).clamp(-1, 1)
+            x0_mse = F.mse_loss(x0_hat, x0)
+        return LossOutput(loss, {"x0_mse": x0_mse})
+
+    def forward(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
+        """Same as :meth:`predict`."""
+        return self.predict(obs)
+
+    def predict(
+        self, obs: Float[Tensor, "batch obs"], goals: Tensor | None = None
+    ) -> Float[Tensor, "batch act"]:
+        """One deterministic action per observation: DDIM from ``candidates`` fixed
+        noise draws, the densest result."""
+        if STATE.enabled:
+            self.check_obs(obs, "predict")
+        n, k = obs.shape[0], self.candidates
+        noise = self._predict_noise.to(obs.dtype).repeat(n, 1)  # (n·K, act), row-major
+        flat_obs = obs.repeat_interleave(k, dim=0)
+        acts = self.sample(flat_obs, noise=noise, eta=0.0)
+        if k == 1:
+            return acts
+        return densest(acts.reshape(n, k, self.act_dim))
+
+    def _sample(self, obs: Tensor, goals: Tensor | None) -> Tensor:
+        return self.sample(obs)

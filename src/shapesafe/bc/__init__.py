@@ -17,15 +17,20 @@ from shapesafe.bc._sampler import EpochSampler as EpochSampler
 from shapesafe.bc._toy import cubic_demonstrations as cubic_demonstrations
 from shapesafe.bc._toy import cubic_expert_mean as cubic_expert_mean
 from shapesafe.bc._toy import cubic_expert_std as cubic_expert_std
+from shapesafe.bc._windows import action_chunks as action_chunks
+from shapesafe.bc._windows import history_windows as history_windows
 from shapesafe.bc.policies import ACTIVATIONS as ACTIVATIONS
 from shapesafe.bc.policies import ActSpec as ActSpec
+from shapesafe.bc.policies import ChunkingPolicy as ChunkingPolicy
 from shapesafe.bc.policies import CVAEPolicy as CVAEPolicy
 from shapesafe.bc.policies import DeterministicPolicy as DeterministicPolicy
 from shapesafe.bc.policies import DiffusionPolicy as DiffusionPolicy
+from shapesafe.bc.policies import FrameStackPolicy as FrameStackPolicy
 from shapesafe.bc.policies import GaussianPolicy as GaussianPolicy
 from shapesafe.bc.policies import LossOutput as LossOutput
 from shapesafe.bc.policies import ObsSpec as ObsSpec
 from shapesafe.bc.policies import Policy as Policy
+from shapesafe.bc.policies import RecurrentPolicy as RecurrentPolicy
 from shapesafe.bc.policies import build_policy as build_policy
 from shapesafe.bc.policies import load_policy as load_policy
 from shapesafe.bc.policies import mlp as mlp
@@ -36,22 +41,27 @@ __all__ = [
     "ActSpec",
     "Batch",
     "CVAEPolicy",
+    "ChunkingPolicy",
     "Demonstrations",
     "DeterministicPolicy",
     "DiffusionPolicy",
     "EpochSampler",
     "FitResult",
+    "FrameStackPolicy",
     "GaussianPolicy",
     "LossOutput",
     "NonFiniteLossError",
     "ObsSpec",
     "Policy",
+    "RecurrentPolicy",
+    "action_chunks",
     "build_policy",
     "cubic_demonstrations",
     "cubic_expert_mean",
     "cubic_expert_std",
     "evaluate",
     "fit",
+    "history_windows",
     "load_policy",
     "mlp",
     "plot_losses",

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from shapesafe import evaluating
+from shapesafe._format import add_context
 from shapesafe.bc._batch import Batch
 from shapesafe.bc._compat import check_compatible
 from shapesafe.bc._data import Demonstrations
@@ -118,7 +119,9 @@ def evaluate(policy: Policy, demos: Demonstrations) -> dict[str, float]:
             argument="demos",
         )
     check_compatible(policy, demos, "evaluate")
-    return {**mean_metrics(policy, on_device_of(policy, demos)), **policy.diagnostics()}
+    with add_context("evaluate"):
+        prepared = policy.prepare_data(demos)
+    return {**mean_metrics(policy, on_device_of(policy, prepared)), **policy.diagnostics()}
 
 
 def plot_losses(

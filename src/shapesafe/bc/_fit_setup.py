@@ -178,7 +178,10 @@ def prepare(policy: Any, demos: Any, **s: Any) -> Run:
         _positive(s["threads"], "threads")
     check_compatible(policy, demos)
     train, val = _split(policy, demos, s["val_fraction"], s["val_demos"], s["seed"])
-    train = on_device_of(policy, train)
+    # windowed policies add their windows here, after the split, so that no window
+    # reaches across the train/validation boundary
+    train = on_device_of(policy, policy.prepare_data(train))
+    val = None if val is None else policy.prepare_data(val)
     sampler = EpochSampler(len(train), batch_size, seed=s["seed"], device=train.observations.device)
     per_epoch = sampler.steps_per_epoch
     total = (

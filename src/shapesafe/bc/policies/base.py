@@ -29,6 +29,7 @@ from shapesafe import evaluating
 from shapesafe._config import STATE
 from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value
 from shapesafe.bc._batch import Batch, as_batch
+from shapesafe.bc._data import Demonstrations
 from shapesafe.bc.policies.registry import register
 from shapesafe.errors import DtypeError, ShapeError, UsageError
 
@@ -199,6 +200,15 @@ class Policy(nn.Module, abc.ABC):
         default) have nothing to forget."""
         return None
 
+    def prepare_data(self, demos: Demonstrations) -> Demonstrations:
+        """The training data this policy learns from, made from flat demonstrations
+        (rows matching the specs): ``fit`` and ``evaluate`` call it once, after checking
+        ``demos`` against the specs and splitting off validation episodes. The default
+        is ``demos`` itself; a policy on windows adds them here as extras (see
+        :func:`~shapesafe.bc.history_windows`), so ``fit(policy, demos)`` works on the
+        same data as every other policy."""
+        return demos
+
     def diagnostics(self) -> dict[str, float]:
         """Data-free numbers worth reporting after training (e.g. a learned std)."""
         return {}
@@ -291,13 +301,17 @@ class Policy(nn.Module, abc.ABC):
         if self.goal_spec is not None:
             g, _ = self._as_input(goal, self.goal_spec, "goal", single)
         with evaluating(self):
-            a = (
-                self.predict(x, *(() if g is None else (g,)))
-                if deterministic
-                else self._sample(x, g)
-            )
+            a = self._act_tensor(x, g, deterministic)
         out = a.cpu().numpy()
         return out[0] if single else out
+
+    def _act_tensor(self, obs: Tensor, goals: Tensor | None, deterministic: bool) -> Tensor:
+        """The actions :meth:`act` returns for a batch of observations (a tensor, in
+        eval mode, without gradients); stateful policies override it to use and update
+        what they keep between calls."""
+        if deterministic:
+            return self.predict(obs) if goals is None else self.predict(obs, goals)
+        return self._sample(obs, goals)
 
     def _as_input(
         self, value: Any, spec: ObsSpec, argument: str, single: bool | None = None

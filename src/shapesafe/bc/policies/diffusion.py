@@ -23,6 +23,7 @@ from shapesafe import check
 from shapesafe._config import STATE
 from shapesafe._format import add_context, error, fmt_value
 from shapesafe.bc._batch import Batch
+from shapesafe.bc._data import Demonstrations
 from shapesafe.bc.policies._generative import densest
 from shapesafe.bc.policies._schedules import (
     SCHEDULES,
@@ -89,9 +90,10 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
 
     Actions are normalised to ``[-1, 1]`` by ``low``/``high`` and every sample is
     clipped to that range. Without ``low``/``high`` the bounds are learned from the data:
-    the running minimum and maximum of the training actions (buffers, saved in
-    checkpoints); pass ``low``/``high`` (e.g. the environment's action-space bounds) to
-    fix them instead.
+    the minimum and maximum of the training actions (``fit`` hands the data to
+    :meth:`prepare_data` before the first step; a training batch beyond them widens
+    them), kept in buffers saved in checkpoints. Pass ``low``/``high`` (e.g. the
+    environment's action-space bounds) to fix them instead.
 
     Args:
         obs_dim: size of a (flat) observation.
@@ -293,9 +295,22 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
             if eta > 0 and not last:
                 z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
             x = ddim_step(x, eps, self.alpha_bar[t], ab_prev, eta, z)
-        return self.unnormalize(x.clamp(-1, 1))
+        low, high = self.bounds()
+        # clamp again after the affine map: its rounding may step just outside
+        return self.unnormalize(x.clamp(-1, 1)).clamp(low, high)
 
     # ------------------------------------------------------------- the policy interface
+
+    def prepare_data(self, demos: Demonstrations) -> Demonstrations:
+        """Learn the action bounds from the training data (``fit`` calls this once,
+        before the first step), unless they are fixed or already learned (a trained or
+        loaded policy keeps its own)."""
+        if not self._fixed_bounds and bool((self.act_low > self.act_high).all()):
+            act = demos.actions.to(self.act_low)
+            with torch.no_grad():
+                self.act_low.copy_(act.amin(0))
+                self.act_high.copy_(act.amax(0))
+        return demos
 
     def compute_loss(self, batch: Batch) -> LossOutput:
         """MSE between the true and predicted noise at uniformly drawn steps; metric
@@ -303,7 +318,9 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         ``[-1, 1]``), which unlike the noise MSE says how good the actions are."""
         obs, act = batch.observations, batch.actions
         if self.training and not self._fixed_bounds and torch.is_grad_enabled():
-            with torch.no_grad():  # learn the data bounds (running min / max)
+            # widen the bounds to a training batch outside them: a training loop of the
+            # user's own, which never called prepare_data, still learns the data range
+            with torch.no_grad():
                 torch.minimum(self.act_low, act.amin(0), out=self.act_low)
                 torch.maximum(self.act_high, act.amax(0), out=self.act_high)
         x0 = self.normalize(act)

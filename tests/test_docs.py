@@ -54,6 +54,7 @@ PUBLIC_MODULES = (
     "shapesafe.strict",
     "shapesafe.distributions",
     "shapesafe.bc",
+    "shapesafe.rl",
     "shapesafe.testing",
 )
 MODULES = sorted(

@@ -21,6 +21,8 @@ from shapesafe.bc._windows import action_chunks as action_chunks
 from shapesafe.bc._windows import history_windows as history_windows
 from shapesafe.bc.policies import ACTIVATIONS as ACTIVATIONS
 from shapesafe.bc.policies import ActSpec as ActSpec
+from shapesafe.bc.policies import AutoregressivePolicy as AutoregressivePolicy
+from shapesafe.bc.policies import CategoricalPolicy as CategoricalPolicy
 from shapesafe.bc.policies import ChunkingPolicy as ChunkingPolicy
 from shapesafe.bc.policies import CVAEPolicy as CVAEPolicy
 from shapesafe.bc.policies import DeterministicPolicy as DeterministicPolicy
@@ -28,6 +30,7 @@ from shapesafe.bc.policies import DiffusionPolicy as DiffusionPolicy
 from shapesafe.bc.policies import FrameStackPolicy as FrameStackPolicy
 from shapesafe.bc.policies import GaussianPolicy as GaussianPolicy
 from shapesafe.bc.policies import LossOutput as LossOutput
+from shapesafe.bc.policies import MixturePolicy as MixturePolicy
 from shapesafe.bc.policies import ObsSpec as ObsSpec
 from shapesafe.bc.policies import Policy as Policy
 from shapesafe.bc.policies import RecurrentPolicy as RecurrentPolicy
@@ -39,8 +42,10 @@ from shapesafe.bc.policies import policy_kinds as policy_kinds
 __all__ = [
     "ACTIVATIONS",
     "ActSpec",
+    "AutoregressivePolicy",
     "Batch",
     "CVAEPolicy",
+    "CategoricalPolicy",
     "ChunkingPolicy",
     "Demonstrations",
     "DeterministicPolicy",
@@ -50,6 +55,7 @@ __all__ = [
     "FrameStackPolicy",
     "GaussianPolicy",
     "LossOutput",
+    "MixturePolicy",
     "NonFiniteLossError",
     "ObsSpec",
     "Policy",

@@ -21,11 +21,11 @@ from torch import Tensor
 
 from shapesafe import check, evaluating
 from shapesafe._config import STATE
-from shapesafe._format import error, fmt_shape
+from shapesafe._format import add_context, error, fmt_shape
 from shapesafe.bc._batch import Batch
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc.policies.base import ActSpec, LossOutput, ObsSpec, Policy
-from shapesafe.bc.policies.mlp import FlatPolicy, mlp
+from shapesafe.bc.policies.mlp import FlatPolicy, mlp, positive_int
 from shapesafe.distributions import Categorical, Dist
 from shapesafe.errors import DataError, DtypeError, ShapeError, UsageError
 
@@ -73,6 +73,8 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
         hidden: Sequence[int] = (64, 64),
         activation: str = "relu",
     ) -> None:
+        with add_context("CategoricalPolicy"):
+            n_actions = positive_int(n_actions, "n_actions")  # named as the user wrote it
         super().__init__(obs_dim, n_actions, hidden, activation)
         self.n_actions = self.act_dim
         self.act_spec = ActSpec((), torch.int64, discrete=self.n_actions)
@@ -161,6 +163,12 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
             self.check_obs(obs, "predict")
         mask = None if action_mask is None else self._mask(action_mask, len(obs), "predict")
         return self.logits(obs, mask).argmax(-1)
+
+    def predict_batch(self, batch: Batch) -> Tensor:
+        """:meth:`predict` on a batch's observations, under its ``action_mask`` extra if
+        it has one (so ``evaluate``'s accuracy counts legal choices only)."""
+        mask = batch.extras.get(ACTION_MASK)
+        return self.predict(batch.observations, action_mask=mask)
 
     def _sample(
         self, obs: Tensor, goals: Tensor | None, action_mask: Tensor | None = None

@@ -13,6 +13,10 @@ from shapesafe.bc._evaluate import plot_losses as plot_losses
 from shapesafe.bc._fit import FitResult as FitResult
 from shapesafe.bc._fit import NonFiniteLossError as NonFiniteLossError
 from shapesafe.bc._fit import fit as fit
+from shapesafe.bc._rollout import EnvEvaluation as EnvEvaluation
+from shapesafe.bc._rollout import Rollouts as Rollouts
+from shapesafe.bc._rollout import evaluate_in_env as evaluate_in_env
+from shapesafe.bc._rollout import rollout as rollout
 from shapesafe.bc._sampler import EpochSampler as EpochSampler
 from shapesafe.bc._toy import cubic_demonstrations as cubic_demonstrations
 from shapesafe.bc._toy import cubic_expert_mean as cubic_expert_mean
@@ -50,6 +54,7 @@ __all__ = [
     "Demonstrations",
     "DeterministicPolicy",
     "DiffusionPolicy",
+    "EnvEvaluation",
     "EpochSampler",
     "FitResult",
     "FrameStackPolicy",
@@ -60,16 +65,19 @@ __all__ = [
     "ObsSpec",
     "Policy",
     "RecurrentPolicy",
+    "Rollouts",
     "action_chunks",
     "build_policy",
     "cubic_demonstrations",
     "cubic_expert_mean",
     "cubic_expert_std",
     "evaluate",
+    "evaluate_in_env",
     "fit",
     "history_windows",
     "load_policy",
     "mlp",
     "plot_losses",
     "policy_kinds",
+    "rollout",
 ]

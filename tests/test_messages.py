@@ -1574,3 +1574,114 @@ def test_message_wording(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.chdir(tmp_path)
     text = _message(call, cls).replace(os.getcwd(), "<cwd>")
     assert text == (expected() if callable(expected) else expected)
+
+
+# ---------------- policies on windows (frame stack, GRU, action chunks)
+
+
+def _flat_demos() -> Any:
+    from shapesafe.bc import Demonstrations
+
+    return Demonstrations(torch.zeros(6, 2), torch.zeros(6, 2))
+
+
+def _gru_with_three_envs() -> Any:
+    from shapesafe.bc import RecurrentPolicy
+
+    policy = RecurrentPolicy(2, 2)
+    policy.act(np.zeros((3, 2)))
+    return policy
+
+
+def _window_cases() -> dict[str, Case]:
+    from shapesafe.bc import (
+        ChunkingPolicy,
+        DeterministicPolicy,
+        FrameStackPolicy,
+        RecurrentPolicy,
+        history_windows,
+    )
+
+    no_ids = (
+        "windows over time need to know where episodes start, but the demonstrations have "
+        "no episode ids\n  expected: Demonstrations with episode_ids\n  got: episode_ids=None\n"
+        "  hint: build the demonstrations with episode_ids= (or episode_starts=), one id per "
+        "row, rows of each episode in time order"
+    )
+    return {
+        "windows: fit without episode ids": (
+            lambda: fit(ChunkingPolicy(2, 2), _flat_demos(), steps=1, progress=False),
+            None,
+            "fit(): argument `demos`: " + no_ids,
+        ),
+        "windows: history_windows without episode ids": (
+            lambda: history_windows(_flat_demos(), 2),
+            None,
+            "history_windows(): argument `demos`: " + no_ids,
+        ),
+        "windows: batch without chunks": (
+            lambda: ChunkingPolicy(2, 2, chunk=3).loss((torch.zeros(4, 2), torch.zeros(4, 2))),
+            None,
+            "ChunkingPolicy.loss(): argument `batch`: the batch has no 'action_chunk' extra; "
+            "this policy trains on windows over time\n"
+            "  expected: extras['action_chunk'] of shape (4, 3, 2)\n  got: missing\n"
+            "  hint: fit() and evaluate() add the windows themselves; for a batch of your own, "
+            "draw it from policy.prepare_data(demos)",
+        ),
+        "windows: frame stack of a non-multiple": (
+            lambda: FrameStackPolicy(DeterministicPolicy(4, 2), history=3),
+            None,
+            "FrameStackPolicy(): argument `inner`: the inner policy takes observations (4,), "
+            "whose first axis is not a multiple of history=3\n  expected: (3 * obs0, ...)\n"
+            "  got: (4,)\n  hint: build the inner policy for the stacked observations, or use "
+            "FrameStackPolicy.from_specs(obs_spec, act_spec, inner=..., history=...)",
+        ),
+        "windows: frame stack of a windowed policy": (
+            lambda: FrameStackPolicy(ChunkingPolicy(4, 2), history=2),
+            None,
+            "FrameStackPolicy(): argument `inner`: a frame stack wraps a one-step policy, but "
+            "ChunkingPolicy (kind 'chunk') trains on windows itself\n"
+            "  hint: wrap a one-step policy (e.g. 'gaussian', 'deterministic')",
+        ),
+        "windows: frame stack predict on one step": (
+            lambda: FrameStackPolicy(DeterministicPolicy(4, 2), history=2).predict(
+                torch.zeros(5, 2)
+            ),
+            None,
+            "FrameStackPolicy.predict(): argument `obs`: expected observation windows "
+            "(batch, 2, 2) (oldest first), got (5, 2)\n  expected: (batch, 2, 2)\n"
+            "  got: (5, 2)\n  hint: act() keeps the history itself; predict() takes whole "
+            "windows",
+        ),
+        "windows: gru predict on one step": (
+            lambda: RecurrentPolicy(2, 2).predict(torch.zeros(5, 2)),
+            None,
+            "RecurrentPolicy.predict(): argument `obs`: expected observation sequences "
+            "(batch, time, 2), got (5, 2)\n  expected: (batch, time, 2)\n  got: (5, 2)\n"
+            "  hint: act() carries the hidden state itself; predict() takes whole sequences",
+        ),
+        "windows: act after a forgotten reset": (
+            lambda: _gru_with_three_envs().act(torch.zeros(2, 2).numpy()),
+            None,
+            "RecurrentPolicy.act(): argument `obs`: got 2 observation(s), but the policy holds "
+            "the state of 3 running environment(s)\n  expected: 3 observation(s)\n  got: 2\n"
+            "  hint: call policy.reset() at the start of every episode (and whenever the "
+            "number of environments changes)",
+        ),
+        "windows: reset of the wrong length": (
+            lambda: _gru_with_three_envs().reset([True]),
+            None,
+            "RecurrentPolicy.reset(): argument `which`: `which` must have one entry per "
+            "environment: expected shape (3,), got (1,)\n  expected: (3,)\n  got: (1,)",
+        ),
+    }
+
+
+WINDOW_CASES = _window_cases()
+
+
+@pytest.mark.parametrize("case", list(WINDOW_CASES))
+def test_window_message_wording(case: str) -> None:
+    call, cls, expected = WINDOW_CASES[case]
+    text = _message(call, cls)
+    assert text == (expected() if callable(expected) else expected)

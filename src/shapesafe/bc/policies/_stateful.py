@@ -72,7 +72,7 @@ def check_envs(held: int, got: int, owner: str) -> None:
         return
     raise error(
         UsageError,
-        f"act() got {got} observation(s), but the policy holds the state of {held} "
+        f"got {got} observation(s), but the policy holds the state of {held} "
         "running environment(s)",
         function=f"{owner}.act",
         argument="obs",

@@ -175,16 +175,16 @@ def _actor(
     return policy, (reset if callable(reset) else (lambda: None))
 
 
-def _as_env_action(action: Any, space: Any) -> Any:
+def _as_env_action(action: Any, space: Any, function: str) -> Any:
     if getattr(space, "n", None) is not None:
         return int(np.asarray(action).reshape(()))
     arr = np.asarray(action, dtype=getattr(space, "dtype", np.float32))
     shape = _space_shape(space)
     if shape is not None and arr.shape != shape:
         raise ShapeError(
-            f"rollout(): the policy returned an action of shape {fmt_shape(arr.shape)}, "
+            f"{function}(): the policy returned an action of shape {fmt_shape(arr.shape)}, "
             f"but the env's action space has shape {fmt_shape(shape)}",
-            function="rollout",
+            function=function,
             argument="policy",
             expected=fmt_shape(shape),
             got=fmt_shape(arr.shape),
@@ -220,9 +220,21 @@ def rollout(
         >>> r.successes.tolist(), r.demos.obs_shape
         ([True, True, True, True], (2,))
     """
-    whole_number(episodes, "episodes", "rollout", low=1)
-    whole_number(seed, "seed", "rollout", low=0, high=2**31 - 1)
-    act, reset = _actor(policy, env, deterministic, "rollout")
+    return _collect(policy, env, episodes, seed, deterministic, progress, "rollout")
+
+
+def _collect(
+    policy: Policy | Callable[[Any], Any],
+    env: Any,
+    episodes: int,
+    seed: int,
+    deterministic: bool,
+    progress: bool,
+    function: str,
+) -> Rollouts:
+    whole_number(episodes, "episodes", function, low=1)
+    whole_number(seed, "seed", function, low=0, high=2**31 - 1)
+    act, reset = _actor(policy, env, deterministic, function)
     observations: list[np.ndarray[Any, Any]] = []
     actions: list[np.ndarray[Any, Any]] = []
     rewards: list[float] = []
@@ -237,7 +249,7 @@ def rollout(
         reset()
         done = False
         while not done:
-            a = _as_env_action(act(obs), env.action_space)
+            a = _as_env_action(act(obs), env.action_space, function)
             observations.append(np.asarray(obs))
             actions.append(np.asarray(a))
             obs, reward, terminated, truncated, info = env.step(a)
@@ -300,7 +312,7 @@ def evaluate_in_env(
     """
     start = time.perf_counter()
     with torch.inference_mode():
-        r = rollout(policy, env, episodes, seed, deterministic=deterministic, progress=progress)
+        r = _collect(policy, env, episodes, seed, deterministic, progress, "evaluate_in_env")
     elapsed = time.perf_counter() - start
     n = r.episodes
     wins = int(r.successes.sum())

@@ -33,8 +33,13 @@ Annotations: ``DiagNormal["batch", "act"]`` (or the mypy-friendly
 
 Modules: ``_base`` (the base class), ``_params`` (the declarative parameter table and
 its one check loop), ``_constraints`` (value constraints), ``_values`` (messages about
-values and results), ``_annotation``, one module per family (``normal``,
-``tanh_normal``, ``mvn``, ``categorical``, ``mixture``) and ``kl``.
+values and results), ``_bounds`` (action bounds ``low``/``high``), ``_annotation``, one
+module per family (``normal``, ``tanh_normal``, ``mvn``, ``categorical``,
+``multi_categorical``, ``beta``, ``mixture``) and ``kl``.
+
+For RL action spaces: ``Categorical(logits=..., mask=...)`` (legal-action masks),
+``MultiCategorical`` (gymnasium ``MultiDiscrete``), ``Beta`` and
+``TanhNormal(..., low=..., high=...)`` (``Box`` bounds).
 """
 
 from __future__ import annotations
@@ -42,9 +47,11 @@ from __future__ import annotations
 from shapesafe.distributions import kl as kl
 from shapesafe.distributions._annotation import Dist as Dist
 from shapesafe.distributions._annotation import DistSpec as DistSpec
+from shapesafe.distributions.beta import Beta as Beta
 from shapesafe.distributions.categorical import Bernoulli as Bernoulli
 from shapesafe.distributions.categorical import Categorical as Categorical
 from shapesafe.distributions.mixture import GaussianMixture as GaussianMixture
+from shapesafe.distributions.multi_categorical import MultiCategorical as MultiCategorical
 from shapesafe.distributions.mvn import MultivariateNormal as MultivariateNormal
 from shapesafe.distributions.normal import DiagNormal as DiagNormal
 from shapesafe.distributions.normal import Normal as Normal
@@ -52,10 +59,12 @@ from shapesafe.distributions.tanh_normal import TanhNormal as TanhNormal
 
 for _public in (
     Bernoulli,
+    Beta,
     Categorical,
     DiagNormal,
     DistSpec,
     GaussianMixture,
+    MultiCategorical,
     MultivariateNormal,
     Normal,
     TanhNormal,
@@ -65,11 +74,13 @@ del _public
 
 __all__ = [
     "Bernoulli",
+    "Beta",
     "Categorical",
     "DiagNormal",
     "Dist",
     "DistSpec",
     "GaussianMixture",
+    "MultiCategorical",
     "MultivariateNormal",
     "Normal",
     "TanhNormal",

@@ -221,15 +221,18 @@ class Checked(Distribution):
                 _check_at_trace_time, 2 + len(values), False, cls, broadcast, *values.values()
             )
             check_params(name, cls._table, cls._event_rank, values, broadcast)  # guards
+            self._check_more_shapes(values)
             self._build(values, False, broadcast)
         else:
             # our checks first (shapes, then values when torch would validate); torch is
             # then built without its own validation, which would repeat the value checks
             # with worse messages (and, in composite classes, once per inner object)
             check_params(name, cls._table, cls._event_rank, values, broadcast)
+            self._check_more_shapes(values)
             validate = resolve_validate(validate_args)
             if validate:
                 check_values(name, cls._table, values)
+                self._check_more_values(values)
             self._build(values, False, broadcast)
             self._validate_args = validate
         self._given = tuple(k for k, v in values.items() if v is not None)
@@ -241,6 +244,15 @@ class Checked(Distribution):
         self._nev = len(self._event_shape)
 
     # -- class-specific hooks ----------------------------------------------------------
+    def _check_more_shapes(self, values: dict[str, Any]) -> None:
+        """Shape checks the table cannot state (they involve more than one parameter or
+        a non-tensor argument: a mask's legal actions per sub-action, action bounds).
+        Runs after the table's checks, eagerly and traced; errors go through
+        :func:`raise_` so that they also stop a compilation with our message."""
+
+    def _check_more_values(self, values: dict[str, Any]) -> None:
+        """Value checks the table cannot state (eager, ``validate_args`` on)."""
+
     @classmethod
     def _class_hint(cls, shape: Shape, batch: Shape, extra: Shape) -> str | None:
         """A hint for a wrong ``value`` shape that only this class can give."""

@@ -196,6 +196,49 @@ class LogitRows:
 
 
 @dataclass(frozen=True)
+class LegalRows:
+    """An action mask (``True`` = legal): every last-axis row allows at least one action.
+    A row of all ``False`` would leave no probability anywhere (NaN after normalizing)."""
+
+    def check(self, fn: str, name: str, x: Tensor) -> None:
+        if x.numel() == 0 or bool(x.any(-1).all()):
+            return
+        row = first_bad(~x.any(-1))
+        raise _usage(
+            fn,
+            name,
+            f"row {fmt_index(name, row)} allows no action (every entry is False)",
+            "at least one True (legal action) per row",
+            "all False",
+            "every state needs at least one legal action: check how the mask is built "
+            "(True = legal, False = illegal)",
+        )
+
+
+def check_legal_mass(
+    fn: str, name: str, masked: Tensor, *, logits: bool, mask_name: str = "mask"
+) -> None:
+    """Every row of ``masked`` (logits with masked entries at -inf, or probabilities with
+    them at 0) keeps some mass on a legal action: a mask may allow only actions that the
+    parameter itself rules out."""
+    if masked.numel() == 0:
+        return
+    ok = masked.logsumexp(-1) > -math.inf if logits else masked.sum(-1) > 0
+    if bool(ok.all()):
+        return
+    row = first_bad(~ok.reshape(masked.shape[:-1]))
+    raise _usage(
+        fn,
+        name,
+        f"row {fmt_index(name, row)} gives no probability to any legal action "
+        f"(those where {fmt_index(mask_name, row)} is True)",
+        "some probability on a legal action in every row",
+        f"every legal entry of {fmt_index(name, row)} is {'-inf' if logits else '0'}",
+        f"`{name}` and `{mask_name}` disagree: build both from the same state (True = legal)",
+    )
+
+
+@dataclass(frozen=True)
 class PositiveDefinite:
     """torch's ``constraints.positive_definite`` (covariance and precision matrices)."""
 
@@ -263,5 +306,12 @@ class LowerCholesky:
 
 
 Constraint = (
-    Real | Positive | UnitInterval | ProbabilityRows | LogitRows | PositiveDefinite | LowerCholesky
+    Real
+    | Positive
+    | UnitInterval
+    | ProbabilityRows
+    | LogitRows
+    | LegalRows
+    | PositiveDefinite
+    | LowerCholesky
 )

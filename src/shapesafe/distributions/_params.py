@@ -51,6 +51,8 @@ class Param:
         one_of: parameters with the same tag are alternatives: exactly one is given.
         rank_hint: the hint when it has too few axes.
         linalg: it goes through a matrix factorization, which needs float32 or float64.
+        boolean: a boolean tensor (an action mask) instead of a floating-point one.
+        optional: it may be left out (``None``) on its own, outside any ``one_of`` group.
     """
 
     name: str
@@ -60,6 +62,8 @@ class Param:
     one_of: str = ""
     rank_hint: str | None = None
     linalg: bool = False
+    boolean: bool = False
+    optional: bool = False
 
     def layout(self) -> str:
         return "(" + ", ".join(["*batch", *self.dims]) + ")"
@@ -102,7 +106,10 @@ def _as_tensor(fn: str, p: Param, x: Any) -> Tensor | None:
     """``x`` as a tensor to shape-check, or ``None`` for a scalar that broadcasts."""
     if isinstance(x, Tensor):
         need: tuple[str, str, str] | None = None  # (what is needed, why, how to fix)
-        if not x.is_floating_point():
+        if p.boolean:
+            if x.dtype != torch.bool:
+                need = ("a bool tensor (True = allowed)", "", f"{p.name}.bool() (or {p.name} != 0)")
+        elif not x.is_floating_point():
             need = ("a floating-point tensor", "", f"convert it with {p.name}.float()")
         elif p.linalg and x.dtype not in (torch.float32, torch.float64):
             need = (
@@ -131,7 +138,7 @@ def _as_tensor(fn: str, p: Param, x: Any) -> Tensor | None:
         argument=p.name,
         expected=what,
         got=type(x).__name__,
-        hint=f"torch.as_tensor({p.name}, dtype=torch.float32)",
+        hint=f"torch.as_tensor({p.name}, dtype=torch.{'bool' if p.boolean else 'float32'})",
     )
 
 
@@ -144,7 +151,7 @@ def check_params(
     batches: list[tuple[Param, tuple[Any, ...], tuple[Any, ...]]] = []
     for p in table:
         raw = values[p.name]
-        if raw is None and p.one_of:
+        if raw is None and (p.one_of or p.optional):
             continue
         x = _as_tensor(fn, p, raw)
         if x is None:

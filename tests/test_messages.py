@@ -1107,7 +1107,7 @@ def test_strict_broadcasting_wording() -> None:
     lines = str(info.value).splitlines()
     assert lines[0] == (
         "strict_broadcasting: `+` (add) would broadcast shapes (64,) and (64, 1) to (64, 64) "
-        "(rank promotion: operands of different rank)"
+        "(rank promotion: the (64,) operand does not fit inside (64, 1))"
     )
     assert re.fullmatch(r"  at .*test_messages\.py:\d+", lines[1])
     assert lines[2] == "    td = rewards + 0.99 * q_next"
@@ -1133,6 +1133,68 @@ def test_strict_loss_wording() -> None:
     assert lines[3] == (
         "  hint: the (8, 1) operand has a trailing size-1 axis the (8,) one lacks; squeeze it "
         "(.squeeze(-1)) or unsqueeze the other (.unsqueeze(-1)); a loss needs input and target "
+        "of exactly the same shape"
+    )
+
+
+def test_strict_batch_total_wording() -> None:
+    log_prob = torch.zeros(64, requires_grad=True) * 1.0
+    advantages = torch.ones(64)
+    with strict_broadcasting(), pytest.raises(shapesafe.BroadcastError) as info:
+        loss = -(log_prob.sum(0) * advantages).mean()
+        del loss
+    lines = str(info.value).splitlines()
+    assert lines[0] == (
+        "strict_broadcasting: `*` (mul) combines a total over the batch, shape () summed over "
+        "a batch axis of size 64, with a per-sample tensor of shape (64,)"
+    )
+    assert re.fullmatch(r"  at .*test_messages\.py:\d+", lines[1])
+    assert lines[2] == "    loss = -(log_prob.sum(0) * advantages).mean()"
+    assert lines[3] == (
+        "  hint: sum over the axis you meant (.sum(-1) for the action axis of a per-coordinate "
+        "log-prob), or reduce the per-sample product instead: -(log_prob * advantages).mean(); "
+        "if a total over the batch is intended here, wrap the line in "
+        "shapesafe.allow_broadcasting()"
+    )
+
+
+def test_strict_inside_log_prob_wording() -> None:
+    dist = torch.distributions.Normal(torch.zeros(64), torch.ones(64))
+    actions = torch.zeros(64, 1)
+    with strict_broadcasting(), pytest.raises(shapesafe.BroadcastError) as info:
+        dist.log_prob(actions)
+    lines = str(info.value).splitlines()
+    assert lines[0] == (
+        "strict_broadcasting: `-` (sub) inside Normal.log_prob() would broadcast shapes "
+        "(64, 1) and (64,) to (64, 64) (rank promotion: the (64,) operand does not fit "
+        "inside (64, 1))"
+    )
+    assert lines[2] == "    dist.log_prob(actions)"
+    assert lines[3] == (
+        "  hint: the (64, 1) operand has a trailing size-1 axis the (64,) one lacks; squeeze it "
+        "(.squeeze(-1)) or unsqueeze the other (.unsqueeze(-1)); the value passed to log_prob() "
+        "must have the distribution's batch_shape + event_shape as its trailing axes (e.g. "
+        "actions of shape (B, 1) for a distribution of batch shape (B,): .squeeze(-1) them); if "
+        "the broadcast is intended, make it explicit (.expand_as(), torch.broadcast_to()) or "
+        "wrap the line in shapesafe.allow_broadcasting()"
+    )
+
+
+def test_strict_all_ones_hint_says_it_is_ambiguous() -> None:
+    with strict_broadcasting(), pytest.raises(shapesafe.BroadcastError) as info:
+        torch.nn.functional.mse_loss(torch.zeros(1, 1), torch.zeros(1))
+    assert info.value.hint == (
+        "the (1, 1) operand has one more axis than the (1,) one, and with every size 1 "
+        "shapesafe cannot tell which: a leading one (a (1, N) row at N=1: .squeeze(0)) or a "
+        "trailing one (a (batch, 1) column at batch=1: .squeeze(-1)); both fix this call, pick "
+        "the one that is right when the sizes grow; a loss needs input and target of exactly "
+        "the same shape"
+    )
+    with strict_broadcasting(), pytest.raises(shapesafe.BroadcastError) as info:
+        torch.nn.functional.mse_loss(torch.zeros(1, 3), torch.zeros(3))
+    assert info.value.hint == (
+        "the (1, 3) operand has a leading size-1 axis the (3,) one lacks; squeeze it "
+        "(.squeeze(0)) or unsqueeze the other (.unsqueeze(0)); a loss needs input and target "
         "of exactly the same shape"
     )
 

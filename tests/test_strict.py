@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from torch import distributions, nn, optim
 from torch.utils.data import DataLoader, TensorDataset
@@ -77,21 +78,63 @@ def test_equal_shapes_pass_and_match_plain_torch(
     assert torch.equal(got, expected)
 
 
-@given(st.sampled_from(sorted(OPS)), shape_pairs("rank"))
-def test_rank_promotion_always_raises(
-    op: str, pair: tuple[tuple[int, ...], tuple[int, ...]]
+def _refused(a: tuple[int, ...], b: tuple[int, ...], allow_size_one: bool) -> bool:
+    """The documented rule for two operands, written plainly (strict.py's docstring)."""
+    if a == b or not a or not b:
+        return False
+    high, low = (a, b) if len(a) >= len(b) else (b, a)
+    if allow_size_one:
+        if math.prod(a) == 1 or math.prod(b) == 1:
+            return False  # one-element tensors act as scalars
+        return len(a) != len(b) and torch.broadcast_shapes(high, low) != high
+    return high[len(high) - len(low) :] != low
+
+
+@st.composite
+def any_pairs(draw: st.DrawFn) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Any two broadcastable shapes of sizes 1..3 (the trap, rows, per-feature vectors,
+    one-element tensors and outer products all appear)."""
+    a = draw(shapes(min_dims=1, max_dims=3, min_side=1, max_side=3))
+    b = draw(shapes(min_dims=1, max_dims=3, min_side=1, max_side=3))
+    try:
+        torch.broadcast_shapes(a, b)
+    except RuntimeError:
+        assume(False)
+    return a, b
+
+
+@given(st.sampled_from(sorted(OPS)), any_pairs(), st.booleans())
+def test_rank_and_size_one_follow_the_documented_rule(
+    op: str, pair: tuple[tuple[int, ...], tuple[int, ...]], size_one: bool
 ) -> None:
     a, b = _pair(*pair)
     label, fn = OPS[op]
-    expected = torch.broadcast_shapes(a.shape, b.shape)
-    for size_one in (True, False):
+    expected = fn(a, b)
+    if _refused(*pair, size_one):
         with (
             strict_broadcasting(allow_size_one=size_one),
             pytest.raises(BroadcastError, match=rf"{label}.* would broadcast shapes"),
         ):
             fn(a, b)
-    with strict_broadcasting(), allow_broadcasting():
-        assert fn(a, b).shape == expected
+        with strict_broadcasting(allow_size_one=size_one), allow_broadcasting():
+            assert torch.equal(fn(a, b), expected)
+    else:
+        with strict_broadcasting(allow_size_one=size_one):
+            assert torch.equal(fn(a, b), expected)
+
+
+@given(st.sampled_from(sorted(OPS)), shapes(min_dims=1, max_dims=3, min_side=2, max_side=4))
+def test_the_trailing_one_trap_always_raises(op: str, base: tuple[int, ...]) -> None:
+    """(..., X, 1) against (X,) with X > 1, in either order and both settings."""
+    a, b = _pair((*base, 1), base[-1:])
+    label, fn = OPS[op]
+    for size_one in (True, False):
+        for x, y in ((a, b), (b, a)):
+            with (
+                strict_broadcasting(allow_size_one=size_one),
+                pytest.raises(BroadcastError, match=rf"{label}.* would broadcast shapes"),
+            ):
+                fn(x, y)
 
 
 @given(st.sampled_from(sorted(OPS)), shape_pairs("unit"))
@@ -173,30 +216,39 @@ def test_td_target_message_names_op_shapes_and_line() -> None:
     assert re.search(r"\n  at .*test_strict\.py:\d+\n    td = rewards \+ gamma \* q_next", str(err))
 
 
-def test_other_rank_promotion_hint_and_in_place() -> None:
+def test_in_place_and_masked_forms() -> None:
     with (
         strict_broadcasting(),
         pytest.raises(
             BroadcastError,
-            match=r"(?s)add_\(\) would broadcast shapes \(3, 4\) and \(4,\).*hint: make the shapes equal",
+            match=r"(?s)add_\(\) would broadcast shapes \(3, 1\) and \(3,\).*hint: the \(3, 1\) operand has a trailing",
         ),
     ):
-        torch.zeros(3, 4).add_(torch.zeros(4))
+        torch.zeros(3, 1).add_(torch.zeros(3))
     with (
         strict_broadcasting(),
         pytest.raises(
-            BroadcastError, match=r"masked_fill\(\) would broadcast shapes \(2, 3\) and \(3,\)"
+            BroadcastError, match=r"masked_fill\(\) would broadcast shapes \(2, 1\) and \(2,\)"
         ),
     ):
-        torch.zeros(2, 3).masked_fill(torch.zeros(3, dtype=torch.bool), 1.0)
+        torch.zeros(2, 1).masked_fill(torch.zeros(2, dtype=torch.bool), 1.0)
     with (
         strict_broadcasting(),
         pytest.raises(
             BroadcastError, match=r"`-=` \(sub\) would broadcast|sub_\(\) would broadcast"
         ),
     ):
-        x = torch.zeros(2, 3)
-        x -= torch.zeros(3)
+        x = torch.zeros(2, 1)
+        x -= torch.zeros(2)
+    with strict_broadcasting():  # per-feature vectors in place pass
+        x = torch.ones(2, 3)
+        x -= torch.ones(3)
+        assert torch.equal(x, torch.zeros(2, 3))
+    with (
+        strict_broadcasting(allow_size_one=False),
+        pytest.raises(BroadcastError, match=r"hint: make the shapes equal"),
+    ):
+        torch.zeros(3, 4).add_(torch.zeros(1, 4))
 
 
 @pytest.mark.parametrize(

@@ -1,37 +1,69 @@
-"""Strict broadcasting: make implicit broadcasting in your own torch code raise.
+"""Strict broadcasting: make the implicit broadcasts that hide shape bugs raise.
 
 ``rewards + gamma * q_next`` with ``rewards`` of shape ``(B,)`` and ``q_next`` of shape
 ``(B, 1)`` silently gives a ``(B, B)`` matrix; ``F.mse_loss(pred (B, 1), target (B,))``
 only warns. Inside :func:`strict_broadcasting` both raise a
-:class:`~shapesafe.BroadcastError` naming the op, the shapes and your source line.
+:class:`~shapesafe.BroadcastError` naming the op, the shapes and your source line, while
+the broadcasts every RL codebase relies on (per-feature parameters and buffers against a
+batch, a ``(1, N)`` row against ``(N,)``, a one-element temperature against ``(B, 1)``)
+pass.
 
 How it works: a :class:`torch.overrides.TorchFunctionMode` sees every torch call made
 while it is active. For elementwise ops (``+ - * / ** == < ...``, ``torch.where``,
 ``lerp``, ``addcmul``, ``masked_fill``, ``clamp`` with tensor bounds, ``isclose`` /
 ``allclose``, the two-tensor forms of ``torch.max`` / ``torch.min``, their in-place
-forms) and elementwise losses it compares the operands' shapes:
+forms) it applies the rule below to the operands' shapes; elementwise losses
+(``mse_loss``, ``l1_loss``, ``binary_cross_entropy``, ...) need exactly equal input and
+target shapes.
 
-* Python scalars and 0-d tensors never raise;
-* operands of different rank (``(B,)`` with ``(B, 1)``) always raise ("rank promotion");
-* operands of equal rank where a size-1 axis would be expanded (``(B, A)`` with
-  ``(B, 1)``, the ``x - x.mean(-1, keepdim=True)`` idiom) are allowed by default and
-  refused with ``allow_size_one=False``;
-* losses (``mse_loss``, ``l1_loss``, ``binary_cross_entropy``, ...) need exactly equal
-  input and target shapes.
+The rule (default, ``allow_size_one=True``); operands are the tensor arguments, right-aligned
+as torch aligns them:
 
-Only *your* code is checked: an op called from inside torch itself (``torch.distributions``,
-optimizers, autograd, ``nn`` layers) or from shapesafe is let through, so whole training
-loops run unchanged when their shapes are right. Explicit broadcasting (``expand``,
-``expand_as``, ``broadcast_to``, ``torch.broadcast_tensors``) produces equal shapes and so
-passes; :func:`allow_broadcasting` switches the check off for a block or a function.
+1. Python scalars, 0-d tensors and one-element tensors (``(1,)``, ``(1, 1)``) pass: they
+   act as scalars (``-log_alpha.exp() * (log_pi + target_entropy)``, ``(1,)`` against
+   ``(B, 1)``).
+2. Operands of the highest rank may expand their size-1 axes against each other
+   (``x - x.mean(-1, keepdim=True)``, ``(B, A)`` with ``(B, 1)``).
+3. A lower-rank operand passes when it *fits inside* the highest-rank shape ``T``:
+   broadcasting it against ``T``'s trailing axes leaves ``T`` unchanged. That is a
+   per-feature vector (``(A,)`` against ``(B, A)``: SAC's ``y * action_scale +
+   action_bias``) or a row against a leading size-1 axis (``(N,)`` against ``(1, N)``:
+   PPO's GAE step). It raises when it would *grow* ``T``: ``(B,)`` against ``(B, 1)``
+   becomes ``(B, B)`` -- the trap, in every rank (``(T, B)`` against ``(T, B, 1)``...).
+4. A one-element total over the batch (``log_prob.sum(0)`` or ``.sum()`` of a tensor that
+   requires grad and has a batch axis of size ``B > 1``) raises when it meets a different
+   tensor whose leading axis has size ``B`` (``log_prob.sum(0) * advantages``): rule 1
+   would let it pass as a scalar, and it is almost always a sum over the wrong axis.
+   ``w / w.sum()`` (the total of the same tensor) passes.
+
+``allow_size_one=False`` is stricter: no size-1 axis may expand (``(B, A)`` with
+``(B, 1)``, ``(1,)`` with ``(B,)`` raise), and a lower-rank operand must equal the
+trailing axes exactly; 0-d tensors and scalars still pass.
+
+Only *your* code is checked: an op called from inside torch itself (optimizers,
+autograd, ``nn`` layers) or from shapesafe is let through, so whole training loops run
+unchanged when their shapes are right. One exception: the arithmetic directly inside a
+``torch.distributions`` ``log_prob`` / ``cdf`` / ``icdf`` called from your code is
+checked too, so ``Normal(mean (B,), std).log_prob(actions (B, 1))`` -- a ``(B, B)``
+log-prob -- raises at your ``log_prob`` line. Explicit broadcasting (``expand``,
+``expand_as``, ``broadcast_to``, ``torch.broadcast_tensors``, indexing with ``None``)
+produces equal ranks and so passes; :func:`allow_broadcasting` switches the check off
+for a block or a function.
+
+What no shape rule can see: a square ``(B, B)`` against ``(B,)`` when the per-feature
+size happens to equal the batch size, and any bug where the wrong shape is *also* a
+consistent one (a reduction over the wrong axis that keeps a batch axis). Annotations
+(:func:`shapesafe.check`) name the intended dims and catch those.
 """
 
 from __future__ import annotations
 
 import linecache
+import math
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from types import FrameType
@@ -77,19 +109,34 @@ _STRICT_FILE = os.path.abspath(__file__)
 _TRACE_BRIDGE = frozenset({_STRICT_FILE, os.path.abspath(trace_time_check.__code__.co_filename)})
 
 
-def _user_frame(start: FrameType | None) -> FrameType | None:
+# torch.distributions methods whose own arithmetic is checked when the user calls them:
+# there the value the user passed meets the parameters, and a (B, 1) value against a
+# (B,) batch broadcasts to a (B, B) log-prob without a word (torch's sample validation
+# lets size-1 axes through). Helpers they call (_batch_mahalanobis...) are not checked.
+_DIST_DIR = os.path.join(os.path.dirname(torch.__file__), "distributions") + os.sep
+_DIST_METHODS = frozenset({"log_prob", "cdf", "icdf"})
+
+
+def _user_frame(start: FrameType | None) -> tuple[FrameType | None, str | None]:
     """The frame of the code that called the op, or ``None`` if that code is library
-    internals (torch itself or shapesafe), which may broadcast as it pleases."""
+    internals (torch itself or shapesafe), which may broadcast as it pleases; and the
+    ``torch.distributions`` method the op ran in, if it ran directly in one."""
     f = start
+    via: str | None = None
     while f is not None:
-        filename = f.f_code.co_filename
+        code = f.f_code
+        filename = code.co_filename
         if filename in _FORWARDERS or filename == _STRICT_FILE:
             f = f.f_back
             continue
+        if filename.startswith(_DIST_DIR) and code.co_name in _DIST_METHODS:
+            via = via or getattr(code, "co_qualname", code.co_name)
+            f = f.f_back
+            continue
         if filename.startswith(_TORCH_DIR) or filename.startswith(_SHAPESAFE_DIR):
-            return None
-        return f
-    return None
+            return None, None
+        return f, via
+    return None, None
 
 
 def _where(filename: str, lineno: int) -> str:
@@ -117,15 +164,116 @@ def _broadcast(shapes: Sequence[torch.Size]) -> torch.Size | None:
         return None
 
 
-def _trailing_one_hint(shapes: Sequence[torch.Size]) -> str | None:
+def _extra_axis_hint(shapes: Sequence[torch.Size]) -> str | None:
+    """The fix when one shape is another plus one size-1 axis: trailing ((B, 1) vs
+    (B,)) or leading ((1, N) vs (N,)); when every size is 1 the two cannot be told apart,
+    and the hint says so instead of guessing."""
     for a in shapes:
         for b in shapes:
-            if len(a) == len(b) + 1 and a[-1] == 1 and a[:-1] == b:
+            if len(a) != len(b) + 1:
+                continue
+            trailing = a[-1] == 1 and a[:-1] == b
+            leading = a[0] == 1 and a[1:] == b
+            if trailing and leading:
+                return (
+                    f"the {fmt_shape(a)} operand has one more axis than the {fmt_shape(b)} one, "
+                    "and with every size 1 shapesafe cannot tell which: a leading one "
+                    "(a (1, N) row at N=1: .squeeze(0)) or a trailing one (a (batch, 1) "
+                    "column at batch=1: .squeeze(-1)); both fix this call, pick the one "
+                    "that is right when the sizes grow"
+                )
+            if trailing:
                 return (
                     f"the {fmt_shape(a)} operand has a trailing size-1 axis the {fmt_shape(b)} one "
                     "lacks; squeeze it (.squeeze(-1)) or unsqueeze the other (.unsqueeze(-1))"
                 )
+            if leading:
+                return (
+                    f"the {fmt_shape(a)} operand has a leading size-1 axis the {fmt_shape(b)} one "
+                    "lacks; squeeze it (.squeeze(0)) or unsqueeze the other (.unsqueeze(0))"
+                )
     return None
+
+
+def _refusal(shapes: Sequence[torch.Size], allow_size_one: bool) -> str | None:
+    """Why broadcasting these (broadcastable, not all equal) shapes is refused, or
+    ``None`` when the rule lets it pass (the rule: see the module docstring)."""
+    if allow_size_one:
+        # one-element tensors act as scalars (rule 1)
+        shapes = [s for s in shapes if math.prod(s) != 1]
+        if len(shapes) < 2:
+            return None
+    top_rank = max(len(s) for s in shapes)
+    top = [s for s in shapes if len(s) == top_rank]
+    target = _broadcast(top)
+    if target is None:  # pragma: no cover - the caller checked that all broadcast
+        return None
+    if not allow_size_one and any(s != target for s in top):
+        return "size-1 expansion, refused under allow_size_one=False"
+    for s in shapes:
+        if len(s) == top_rank:
+            continue
+        tail = target[top_rank - len(s) :]
+        # rule 3: a lower-rank operand may only expand its own size-1 axes (and none at
+        # all under allow_size_one=False); growing the higher-rank shape is the trap
+        if allow_size_one and _broadcast((s, tail)) != tail:
+            return (
+                f"rank promotion: the {fmt_shape(s)} operand does not fit inside "
+                f"{fmt_shape(target)}"
+            )
+        if not allow_size_one and s != tail:
+            return (
+                f"rank promotion: the {fmt_shape(s)} operand is not the trailing axes of "
+                f"{fmt_shape(target)}, refused under allow_size_one=False"
+            )
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# rule 4: one-element totals over the batch. A `sum` that turns a gradient-carrying tensor
+# with a batch axis of size B > 1 into one element is remembered (by id, with a weak
+# reference to tell a reused id apart, dropped when the total is freed); a checked op
+# that meets it with a different tensor whose leading axis is B refuses.
+
+_BATCH_SUMS = frozenset(
+    {
+        "TensorBase.sum",
+        "_VariableFunctionsClass.sum",
+        "TensorBase.nansum",
+        "_VariableFunctionsClass.nansum",
+    }
+)
+# id(total) -> (weak ref to the total, batch size, weak ref to the tensor it summed)
+_TOTALS: dict[int, tuple[weakref.ref[Tensor], int, weakref.ref[Tensor]]] = {}
+
+
+def _forget(key: int) -> Callable[[object], None]:
+    def forget(_ref: object) -> None:
+        _TOTALS.pop(key, None)
+
+    return forget
+
+
+def _remember_total(args: Sequence[Any], out: Any) -> None:
+    source = args[0] if args else None
+    if (
+        isinstance(out, Tensor)
+        and isinstance(source, Tensor)
+        and source.ndim
+        and source.shape[0] > 1
+        and source.requires_grad
+        and out.numel() == 1
+        and not is_compiling()
+    ):
+        key = id(out)
+        _TOTALS[key] = (weakref.ref(out, _forget(key)), int(source.shape[0]), weakref.ref(source))
+
+
+def _total_of(t: Tensor) -> tuple[int, Tensor | None] | None:
+    entry = _TOTALS.get(id(t))
+    if entry is None or entry[0]() is not t:
+        return None
+    return entry[1], entry[2]()
 
 
 _ESCAPE = (
@@ -154,6 +302,8 @@ class _StrictBroadcastMode(TorchFunctionMode):
             return func(*args, **kwargs)
         label = _OPS_BY_NAME.get(key)
         if label is not None:
+            if _TOTALS:
+                self._check_totals(label, args, kwargs)
             # Fast path for the common binary call: a scalar operand or equal shapes.
             if len(args) != 2 or kwargs:
                 self._check_elementwise(label, args, kwargs)
@@ -169,7 +319,24 @@ class _StrictBroadcastMode(TorchFunctionMode):
                     self._check_elementwise(label, args, kwargs)
         elif key in _LOSS_FNS_BY_NAME:
             self._check_loss(key, args, kwargs)
+        elif key in _BATCH_SUMS:
+            out = func(*args, **kwargs)
+            _remember_total(args, out)
+            return out
         return func(*args, **kwargs)
+
+    def _check_totals(self, label: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        tensors = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor)]
+        for t in tensors:
+            total = _total_of(t)
+            if total is None:
+                continue
+            n, source = total
+            for u in tensors:
+                if u is not t and u is not source and u.ndim and u.shape[0] == n:
+                    error = _total_error(label, t.shape, n, u.shape, sys._getframe)
+                    if error is not None:
+                        raise error from None
 
     def _check_elementwise(
         self, label: str, args: Sequence[Any], kwargs: Mapping[str, Any]
@@ -225,27 +392,29 @@ def _elementwise_error(
     first = shapes[0]
     if all(s == first for s in shapes[1:]):
         return None
-    rank_promotion = len({len(s) for s in shapes}) > 1
-    if not rank_promotion and allow_size_one:
-        return None
     result = _broadcast(shapes)
     if result is None:  # not broadcastable at all: torch raises its own error
         return None
-    if _allowed():
+    kind = _refusal(shapes, allow_size_one)
+    if kind is None or _allowed():
         return None
-    where = _locate(frame_of)
-    if where is None:
+    located = _locate(frame_of)
+    if located is None:
         return None
+    where, via = located
     listed = " and ".join(fmt_shape(s) for s in shapes)
-    if rank_promotion:
-        kind = "rank promotion: operands of different rank"
-        hint = _trailing_one_hint(shapes) or "make the shapes equal"
-    else:
-        kind = "size-1 expansion, refused under allow_size_one=False"
-        hint = "make the shapes equal"
+    hint = _extra_axis_hint(shapes) or "make the shapes equal"
+    inside = ""
+    if via is not None:
+        inside = f" inside {via}()"
+        hint = (
+            f"{hint}; the value passed to {via.rsplit('.', 1)[-1]}() must have the "
+            "distribution's batch_shape + event_shape as its trailing axes (e.g. actions "
+            "of shape (B, 1) for a distribution of batch shape (B,): .squeeze(-1) them)"
+        )
     hint = f"{hint}; {_ESCAPE}"
     return BroadcastError(
-        f"strict_broadcasting: {label} would broadcast shapes {listed} to "
+        f"strict_broadcasting: {label}{inside} would broadcast shapes {listed} to "
         f"{fmt_shape(result)} ({kind})\n  {where}\n  hint: {hint}",
         function=label,
         expected=fmt_shape(first),
@@ -259,9 +428,10 @@ def _loss_error(
 ) -> BroadcastError | None:
     if all(s == shapes[0] for s in shapes[1:]) or _allowed():
         return None
-    where = _locate(frame_of)
-    if where is None:
+    located = _locate(frame_of)
+    if located is None:
         return None
+    where = located[0]
     described = ", ".join(f"{n} {fmt_shape(s)}" for n, s in zip(argnames, shapes))
     result = _broadcast(shapes)
     then = (
@@ -270,7 +440,7 @@ def _loss_error(
         else "they are not even broadcastable"
     )
     hint = (
-        f"{_trailing_one_hint(shapes) or 'give both the same shape'}; "
+        f"{_extra_axis_hint(shapes) or 'give both the same shape'}; "
         "a loss needs input and target of exactly the same shape"
     )
     return BroadcastError(
@@ -284,12 +454,38 @@ def _loss_error(
     )
 
 
-def _locate(frame_of: _Where | str) -> str | None:
-    """``at file:line`` of the user's code; ``None`` for library internals."""
+def _total_error(
+    label: str, total: torch.Size, n: int, other: torch.Size, frame_of: _Where | str
+) -> BroadcastError | None:
+    if _allowed():
+        return None
+    located = _locate(frame_of)
+    if located is None:
+        return None
+    hint = (
+        "sum over the axis you meant (.sum(-1) for the action axis of a per-coordinate "
+        "log-prob), or reduce the per-sample product instead: "
+        "-(log_prob * advantages).mean(); if a total over the batch is intended here, "
+        "wrap the line in shapesafe.allow_broadcasting()"
+    )
+    return BroadcastError(
+        f"strict_broadcasting: {label} combines a total over the batch, shape "
+        f"{fmt_shape(total)} summed over a batch axis of size {n}, with a per-sample "
+        f"tensor of shape {fmt_shape(other)}\n  {located[0]}\n  hint: {hint}",
+        function=label,
+        expected=f"a per-sample tensor with leading axis {n}",
+        got=fmt_shape(total),
+        hint=hint,
+    )
+
+
+def _locate(frame_of: _Where | str) -> tuple[str, str | None] | None:
+    """``at file:line`` of the user's code and the ``torch.distributions`` method the op
+    ran in (if any); ``None`` for library internals."""
     if isinstance(frame_of, str):
-        return frame_of
-    frame = _user_frame(frame_of())
-    return None if frame is None else _where(frame.f_code.co_filename, frame.f_lineno)
+        return frame_of, None
+    frame, via = _user_frame(frame_of())
+    return None if frame is None else (_where(frame.f_code.co_filename, frame.f_lineno), via)
 
 
 def _trace_where(ctx: Any) -> str | None:
@@ -302,7 +498,11 @@ def _trace_where(ctx: Any) -> str | None:
         if code is None:  # pragma: no cover
             break
         filename = code.co_filename
-        if filename in _FORWARDERS or filename in _TRACE_BRIDGE:
+        if (
+            filename in _FORWARDERS
+            or filename in _TRACE_BRIDGE
+            or (filename.startswith(_DIST_DIR) and code.co_name in _DIST_METHODS)
+        ):
             tx = getattr(tx, "parent", None)
             continue
         if filename.startswith(_TORCH_DIR) or filename.startswith(_SHAPESAFE_DIR):
@@ -354,12 +554,24 @@ def strict_broadcasting(
 def strict_broadcasting(func: Any = None, /, *, allow_size_one: bool = True) -> Any:
     """Refuse implicit broadcasting in torch ops, as a context manager or decorator.
 
-    Inside the block (or decorated function), an elementwise torch op or loss whose
-    tensor operands have different shapes raises :class:`~shapesafe.BroadcastError`
-    naming the op, the shapes and your source line, instead of silently broadcasting.
-    Scalars and 0-d tensors always pass. Operands of different rank always raise;
-    equal-rank expansion of size-1 axes (``(B, A)`` with ``(B, 1)``) raises only with
-    ``allow_size_one=False``. Ops inside torch and shapesafe are not checked.
+    Inside the block (or decorated function), an elementwise torch op whose operands
+    broadcast in a way that hides shape bugs raises :class:`~shapesafe.BroadcastError`
+    naming the op, the shapes and your source line; losses need equal shapes. By
+    default scalars, 0-d and one-element tensors pass, equal-rank size-1 expansion
+    (``(B, A)`` with ``(B, 1)``) passes, and a lower-rank operand passes when it fits
+    inside the other's trailing axes (``(A,)`` against ``(B, A)``, ``(N,)`` against
+    ``(1, N)``); one that would grow it (``(B,)`` against ``(B, 1)``: ``(B, B)``)
+    raises, and so does a gradient-carrying total over the batch
+    (``log_prob.sum(0)``) meeting a per-sample tensor. ``allow_size_one=False`` also
+    refuses every size-1 expansion. Ops inside torch and shapesafe are not checked,
+    except the arithmetic directly inside a ``torch.distributions`` ``log_prob`` /
+    ``cdf`` / ``icdf`` you call. The full rule, with examples: the module docstring
+    and the docs' strict-mode page.
+
+        >>> import torch
+        >>> with strict_broadcasting():  # a per-action buffer against a batch: fine
+        ...     (torch.zeros(64, 6) * torch.ones(6)).shape
+        torch.Size([64, 6])
 
     Does nothing when shapesafe checks are disabled (:func:`shapesafe.disable`) at entry.
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from shapesafe.bc import NonFiniteLossError
-from shapesafe.cli import demo, evaluate, train
+from shapesafe.cli import compare, demo, evaluate, train
 from shapesafe.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -28,6 +28,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "demo": demo.run,
     "train": train.run,
     "evaluate": evaluate.run,
+    "compare": compare.run,
 }
 
 
@@ -41,14 +42,15 @@ def _parser() -> argparse.ArgumentParser:
             "  shapesafe demo                         a toy expert cloned end to end\n"
             "  shapesafe train --data demos.npz       clone your own demonstrations\n"
             "  shapesafe evaluate --checkpoint P --data demos.npz\n"
-            "                                         score a trained policy on held-out data"
+            "                                         score a trained policy on held-out data\n"
+            "  shapesafe compare --task obstacle      every policy family on a built-in task"
         ),
         epilog="Run 'shapesafe <command> --help' for the options of a command.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
-    for module in (demo, train, evaluate):
+    for module in (demo, train, evaluate, compare):
         module.add_parser(sub)
     return parser
 

@@ -8,6 +8,11 @@ Submodules: ``shapesafe.ops`` (checked ops), ``shapesafe.distributions``,
 from shapesafe._checker.decorator import check as check
 from shapesafe._checker.decorator import check_shape as check_shape
 
+# reaching a whole codebase: the import hook (the pytest plugin is shapesafe.pytest_plugin)
+from shapesafe._hook import HookStats as HookStats
+from shapesafe._hook import ImportHook as ImportHook
+from shapesafe._hook import install_import_hook as install_import_hook
+
 # switches
 from shapesafe._config import disable as disable
 from shapesafe._config import enable as enable
@@ -79,6 +84,8 @@ __all__ = [
     "DtypeError",
     "Finding",
     "GraphNode",
+    "HookStats",
+    "ImportHook",
     "NonFiniteError",
     "ShapeError",
     "ShapesafeError",
@@ -102,6 +109,7 @@ __all__ = [
     "explain_autograd_errors",
     "from_numpy",
     "gather",
+    "install_import_hook",
     "inspect_checkpoint",
     "is_enabled",
     "load_checkpoint",

@@ -33,6 +33,7 @@ from shapesafe.bc.policies._schedules import (
     strided_timesteps,
     timestep_embedding,
 )
+from shapesafe.bc.policies.diffusion import PREDICTIONS
 from shapesafe.cli import main
 from shapesafe.errors import ShapeError, UsageError
 
@@ -132,16 +133,63 @@ def test_a_perfect_denoiser_recovers_x0(
     torch.testing.assert_close(out, x0, rtol=0, atol=1e-7)
 
 
+@pytest.mark.values
+@given(
+    batch=st.integers(1, 6),
+    prediction=st.sampled_from(PREDICTIONS),
+    schedule=st.sampled_from(SCHEDULES),
+    seed=st.integers(0, 1000),
+)
+@settings(max_examples=20)
+def test_loss_against_a_plain_reference(
+    batch: int, prediction: str, schedule: str, seed: int
+) -> None:
+    """The loss recomputed with plain torch from the same draws (same seed): t uniform
+    over the chain, x_t from the closed-form forward process, MSE of the prediction."""
+    torch.manual_seed(seed)
+    policy = DiffusionPolicy(
+        3, 2, hidden=(8,), train_steps=25, schedule=schedule, prediction=prediction,
+        low=[-2.0, 0.0], high=[2.0, 4.0],
+    )  # fmt: skip
+    obs, act = (
+        torch.randn(batch, 3),
+        torch.rand(batch, 2) * torch.tensor([4.0, 4.0]) - torch.tensor([2.0, 0.0]),
+    )
+    torch.manual_seed(seed)
+    out = policy.compute_loss(Batch(obs, act))
+
+    x0 = (act - torch.tensor([-2.0, 0.0])) / torch.tensor([2.0, 2.0]) - 1
+    alpha_bar = torch.cumprod(1 - betas_for(schedule, 25), 0).float()
+    torch.manual_seed(seed)
+    t = torch.randint(0, 25, (batch,))
+    noise = torch.randn(batch, 2)
+    ab = alpha_bar[t].unsqueeze(-1)
+    x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+    emb = timestep_embedding(t, policy.embed_dim, 25)
+    pred = policy.denoiser(torch.cat([obs, x_t, emb], -1))
+    target = noise if prediction == "epsilon" else x0
+    torch.testing.assert_close(out.loss, ((pred - target) ** 2).mean())
+
+
 # ---------------------------------------------------------------- shapes and bounds
 
 
 @settings(max_examples=25)
-@given(batch=st.integers(1, 5), obs=dims, act=dims, sampler=st.sampled_from(["ddim", "ddpm"]))
-def test_shapes_of_every_part(batch: int, obs: int, act: int, sampler: str) -> None:
+@given(
+    batch=st.integers(1, 5),
+    obs=dims,
+    act=dims,
+    sampler=st.sampled_from(["ddim", "ddpm"]),
+    prediction=st.sampled_from(PREDICTIONS),
+)
+def test_shapes_of_every_part(
+    batch: int, obs: int, act: int, sampler: str, prediction: str
+) -> None:
     torch.manual_seed(0)
     policy = DiffusionPolicy(
-        obs, act, hidden=(8,), train_steps=10, inference_steps=3, sampler=sampler, candidates=4
-    )
+        obs, act, hidden=(8,), train_steps=10, inference_steps=3, sampler=sampler, candidates=4,
+        prediction=prediction,
+    )  # fmt: skip
     o, a = torch.randn(batch, obs), torch.randn(batch, act)
     t = torch.randint(0, 10, (batch,))
     assert policy.denoise(a, t, o).shape == (batch, act)

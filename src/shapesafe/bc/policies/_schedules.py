@@ -31,7 +31,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from shapesafe import check
-from shapesafe._format import error, fmt_value
+from shapesafe._format import fmt_value
 from shapesafe.errors import UsageError
 
 __all__ = [
@@ -65,8 +65,7 @@ def betas_for(schedule: str, steps: int) -> Float[Tensor, " steps"]:
     if schedule == "linear":
         scale = 1000 / steps
         return torch.linspace(1e-4 * scale, min(0.02 * scale, 0.999), steps, dtype=torch.float64)
-    raise error(
-        UsageError,
+    raise UsageError(
         f"unknown schedule {fmt_value(schedule)}; choose one of {', '.join(SCHEDULES)}",
         argument="schedule",
         expected=", ".join(SCHEDULES),

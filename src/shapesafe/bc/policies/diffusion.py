@@ -1,8 +1,11 @@
 """A diffusion policy: DDPM over actions, conditioned on the observation.
 
 Training corrupts a demonstrated action with Gaussian noise at a random step ``t`` of a
-``train_steps`` chain and teaches an MLP denoiser ``eps_θ(x_t, t, s)`` to predict that
-noise (the DDPM "simple" loss). Acting runs the chain backwards from pure noise with a
+``train_steps`` chain and teaches an MLP to undo it: to predict the clean action
+(``prediction="sample"``, the default: for low-dimensional actions it learns the
+state-to-action map much faster) or the noise ``eps_θ(x_t, t, s)`` (``"epsilon"``, the
+DDPM "simple" loss). Either way :meth:`DiffusionPolicy.denoise` gives the noise, which
+is what the sampler steps with. Acting runs the chain backwards from pure noise with a
 few strided steps (DDIM, or strided DDPM); a bimodal expert gives a bimodal policy,
 because each noise draw flows to one of the modes. The formulas live in
 :mod:`._schedules`; actions are normalised to ``[-1, 1]`` by the data bounds, so the
@@ -21,7 +24,7 @@ from torch import Tensor
 
 from shapesafe import check
 from shapesafe._config import STATE
-from shapesafe._format import add_context, error, fmt_value
+from shapesafe._format import add_context, fmt_value
 from shapesafe.bc._batch import Batch
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc.policies._generative import densest
@@ -37,8 +40,10 @@ from shapesafe.bc.policies.base import LossOutput
 from shapesafe.bc.policies.mlp import FlatPolicy, mlp, positive_int
 from shapesafe.errors import UsageError
 
-__all__ = ["SAMPLERS", "DiffusionPolicy"]
+__all__ = ["PREDICTIONS", "SAMPLERS", "DiffusionPolicy"]
 
+#: what the network outputs: the noise (DDPM's parameterisation) or the clean action
+PREDICTIONS = ("epsilon", "sample")
 #: sampler name -> eta of the generalised DDIM step (0: deterministic, 1: DDPM posterior)
 SAMPLERS = {"ddim": 0.0, "ddpm": 1.0}
 
@@ -66,8 +71,7 @@ def _bound(value: Any, name: str, act_dim: int) -> Tensor | None:
     if t.ndim == 0:
         t = t.expand(act_dim)
     if t.shape != (act_dim,) or not bool(torch.isfinite(t).all()):
-        raise error(
-            UsageError,
+        raise UsageError(
             f"`{name}` must be a finite number or {act_dim} of them (one per action "
             f"dimension), got {fmt_value(value)}",
             argument=name,
@@ -109,6 +113,8 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         low: lower action bound (a number or one per dimension), or ``None``.
         high: upper action bound, or ``None``.
         candidates: how many fixed noise draws :meth:`predict` denoises.
+        prediction: what the network predicts: ``"epsilon"``, the noise (DDPM), or
+            ``"sample"``, the clean action; the loss is the MSE of that prediction.
 
     Examples:
         >>> import torch
@@ -131,7 +137,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         act_dim: int,
         *,
         hidden: Sequence[int] = (256, 256),
-        activation: str = "silu",
+        activation: str = "relu",
         train_steps: int = 100,
         inference_steps: int = 10,
         sampler: str = "ddim",
@@ -140,6 +146,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         low: float | Sequence[float] | None = None,
         high: float | Sequence[float] | None = None,
         candidates: int = 16,
+        prediction: str = "sample",
     ) -> None:
         super().__init__(obs_dim, act_dim, hidden, activation)
         with add_context("DiffusionPolicy"):
@@ -147,6 +154,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
             self.schedule = _choice(schedule, "schedule", SCHEDULES)
             self.embed_dim = positive_int(embed_dim, "embed_dim")
             self.candidates = positive_int(candidates, "candidates")
+            self.prediction = _choice(prediction, "prediction", PREDICTIONS)
             lo, hi = _bound(low, "low", self.act_dim), _bound(high, "high", self.act_dim)
             if (lo is None) != (hi is None):
                 raise UsageError(
@@ -220,6 +228,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
             "low": self._low,
             "high": self._high,
             "candidates": self.candidates,
+            "prediction": self.prediction,
         }
 
     # ------------------------------------------------------------- normalisation
@@ -252,18 +261,33 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
     # ------------------------------------------------------------- the denoiser and sampler
 
     @check
+    def _network(
+        self,
+        x_t: Float[Tensor, "batch act"],
+        t: Int[Tensor, " batch"],
+        obs: Float[Tensor, "batch obs"],
+    ) -> Float[Tensor, "batch act"]:
+        """The MLP's raw output: the noise, or the clean action (``prediction``)."""
+        emb = timestep_embedding(t, self.embed_dim, self.train_steps).to(x_t.dtype)
+        out: Tensor = self.denoiser(torch.cat([obs, x_t, emb], dim=-1))
+        return out
+
+    @check
     def denoise(
         self,
         x_t: Float[Tensor, "batch act"],
         t: Int[Tensor, " batch"],
         obs: Float[Tensor, "batch obs"],
     ) -> Float[Tensor, "batch act"]:
-        """The predicted noise ``eps_θ(x_t, t, s)`` of normalised noisy actions ``x_t``."""
-        if STATE.enabled and obs.shape[-1] != self.obs_dim:
-            raise self._obs_size_error(obs) from None
-        emb = timestep_embedding(t, self.embed_dim, self.train_steps).to(x_t.dtype)
-        out: Tensor = self.denoiser(torch.cat([obs, x_t, emb], dim=-1))
-        return out
+        """The predicted noise ``eps_θ(x_t, t, s)`` of normalised noisy actions ``x_t``
+        (derived from the predicted clean action when ``prediction="sample"``)."""
+        if STATE.enabled:
+            self.check_obs(obs, "denoise")
+        out = self._network(x_t, t, obs)
+        if self.prediction == "epsilon":
+            return out
+        ab = self.alpha_bar[t].unsqueeze(-1)
+        return (x_t - ab.sqrt() * out) / (1 - ab).sqrt()
 
     @check
     def sample(
@@ -313,7 +337,8 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         return demos
 
     def compute_loss(self, batch: Batch) -> LossOutput:
-        """MSE between the true and predicted noise at uniformly drawn steps; metric
+        """MSE between the true and predicted noise (or clean action, for
+        ``prediction="sample"``) at uniformly drawn steps; metric
         ``x0_mse``: the error of the implied clean action (normalised units, clipped to
         ``[-1, 1]``), which unlike the noise MSE says how good the actions are."""
         obs, act = batch.observations, batch.actions
@@ -329,12 +354,16 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         noise = torch.randn_like(x0)
         ab = self.alpha_bar[t]
         x_t = q_sample(x0, ab, noise)
-        eps = self.denoise(x_t, t, obs)
-        loss = F.mse_loss(eps, noise)
-        with torch.no_grad():
-            ab1 = ab.unsqueeze(-1)
-            x0_hat = ((x_t - (1 - ab1).sqrt() * eps) / ab1.sqrt()).clamp(-1, 1)
-            x0_mse = F.mse_loss(x0_hat, x0)
+        out = self._network(x_t, t, obs)
+        if self.prediction == "epsilon":
+            loss = F.mse_loss(out, noise)
+            with torch.no_grad():
+                ab1 = ab.unsqueeze(-1)
+                x0_hat = ((x_t - (1 - ab1).sqrt() * out) / ab1.sqrt()).clamp(-1, 1)
+        else:
+            loss = F.mse_loss(out, x0)
+            x0_hat = out.detach().clamp(-1, 1)
+        x0_mse = F.mse_loss(x0_hat, x0)
         return LossOutput(loss, {"x0_mse": x0_mse})
 
     def forward(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:

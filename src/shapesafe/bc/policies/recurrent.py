@@ -13,9 +13,9 @@ never touches a prediction that counts. Windows further into an episode start fr
 mid-episode: the policy learns to act from at most ``seq_len`` steps of context (pick
 ``seq_len`` longer than the history the expert needs).
 
-The head is deterministic (an MLP on the GRU's output, trained with mean squared error
-over the valid steps of each window): history policies target experts that are
-non-Markov, not multimodal.
+The head is deterministic (an MLP on the GRU's output and the current observation,
+trained with mean squared error over the valid steps of each window): history policies
+target experts that are non-Markov, not multimodal.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ OBS_SEQ_KEY, ACT_SEQ_KEY, SEQ_MASK_KEY = "obs_seq", "act_seq", "seq_mask"
 
 
 class RecurrentPolicy(FlatPolicy, kind="gru"):
-    """A GRU over the observations of an episode, with an MLP head to the action.
+    """A GRU over the observations of an episode, with an MLP head from its output
+    (and the current observation) to the action.
 
     Args:
         obs_dim: size of a (flat) observation.
@@ -85,7 +86,9 @@ class RecurrentPolicy(FlatPolicy, kind="gru"):
             self.hidden_size = positive_int(hidden_size, "hidden_size")
             self.num_layers = positive_int(num_layers, "num_layers")
         self.gru = nn.GRU(self.obs_dim, self.hidden_size, self.num_layers, batch_first=True)
-        self.net = mlp(self.hidden_size, self.act_dim, self._hidden, activation)
+        # the head reads the GRU's output and the current observation: the recurrent
+        # state then only has to carry what the observation lacks (a velocity, say)
+        self.net = mlp(self.hidden_size + self.obs_dim, self.act_dim, self._hidden, activation)
         self._state: Tensor | None = None  # (layers, envs, hidden_size) while acting
 
     def get_config(self) -> dict[str, Any]:
@@ -109,7 +112,7 @@ class RecurrentPolicy(FlatPolicy, kind="gru"):
         if STATE.enabled and obs.shape[2] != self.obs_dim:
             raise self._seq_error(obs, "forward")
         out, final = self.gru(obs, state)
-        actions: Tensor = self.net(out)
+        actions: Tensor = self.net(torch.cat([out, obs], dim=-1))
         return actions, final
 
     def predict(

@@ -56,6 +56,18 @@ def _bound(value: Any, name: str, act_dim: int) -> Tensor | None:
     return t.expand(act_dim).clone()
 
 
+@check
+def _smoothed(probs: Float[Tensor, "batch bins"]) -> Float[Tensor, "batch bins"]:
+    """Each bin's probability plus half of each neighbour's (a triangular kernel):
+    greedy decoding takes the argmax of this. A plain argmax over a wide, noisy mode
+    jumps between nearly equal bins and prefers a narrow spike to a broad mode of more
+    mass; at a discontinuity of the expert (where the demonstrations mix two actions)
+    that choice flips from step to step and the greedy policy stalls. The bin's own
+    weight stays the largest, so with two or three bins the likelier bin still wins."""
+    padded = F.pad(probs, (1, 1))
+    return probs + 0.5 * (padded[:, :-2] + padded[:, 2:])
+
+
 def _plain(given: Any, bound: Tensor | None) -> float | list[float] | None:
     if bound is None:
         return None
@@ -81,7 +93,9 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
     them from the first training batch and widens them to any later batch beyond them.
 
     ``predict`` decodes greedily: the most likely bin of dimension 0, its centre fed to
-    dimension 1, and so on; it returns bin centres. ``act()`` (not deterministic)
+    dimension 1, and so on; it returns bin centres. "Most likely" counts half of each
+    neighbouring bin's probability with the bin's own, which keeps the choice steady on
+    a wide, noisy mode (see ``_smoothed``). ``act()`` (not deterministic)
     samples each dimension's bin in turn; with ``jitter=True`` the returned value is
     drawn uniformly inside the sampled bin instead of its centre (the next dimension is
     still conditioned on the centre, as in training), so sampled actions are continuous.
@@ -240,10 +254,11 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
         index = torch.zeros(n, self.act_dim, dtype=torch.long, device=obs.device)
         for i in range(self.act_dim):
             logits = self._score_dim(obs, unit, i)
+            probs = torch.softmax(logits, -1)
             if greedy:
-                index[:, i] = logits.argmax(-1)
+                index[:, i] = _smoothed(probs).argmax(-1)
             else:
-                index[:, i] = torch.multinomial(torch.softmax(logits, -1), 1).squeeze(-1)
+                index[:, i] = torch.multinomial(probs, 1).squeeze(-1)
             unit[:, i] = self._unit(index[:, i])
         return index
 
@@ -254,7 +269,8 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
     def predict(
         self, obs: Float[Tensor, "batch obs"], goals: Tensor | None = None
     ) -> Float[Tensor, "batch act"]:
-        """Greedy decoding: the centre of the most likely bin, dimension by dimension."""
+        """Greedy decoding: dimension by dimension, the centre of the most likely bin
+        (its probability plus half of each neighbour's)."""
         if STATE.enabled:
             self.check_obs(obs, "predict")
         return self.centres(self._decode(obs, greedy=True))

@@ -304,7 +304,7 @@ CHECKER_CASES: dict[str, Case] = {
         "pg_loss(): argument `logp`: expected shape (batch,) [1 axis], got shape () [0 axes]\n"
         '  annotation: Float[Tensor, "batch"]\n'
         "  bindings: (none yet)\n"
-        "  hint: `logp` is a scalar: it looks reduced over the batch; did you sum/mean too early? keep one value per sample",
+        "  hint: `logp` is a scalar: it looks reduced over the batch (a .sum() / .mean() over every axis, or .sum(0) of a per-sample value); reduce over the axis you meant instead (e.g. .sum(-1) for the action axis) and keep one value per sample",
     ),
     "checker: per_coordinate": (
         lambda: pg_loss(torch.zeros(8), torch.zeros(8, 6)),
@@ -320,7 +320,7 @@ CHECKER_CASES: dict[str, Case] = {
         "unreduced(): return value: expected shape () [0 axes], got shape (8,) [1 axis]\n"
         '  annotation: Float[Tensor, ""]\n'
         "  bindings: batch=8 (from `x`)\n"
-        "  hint: `result` is not a scalar (shape (8,)); reduce it, e.g. result.mean() or result.sum()",
+        "  hint: return value is not a scalar (shape (8,)); reduce it, e.g. with .mean() or .sum()",
     ),
     "checker: time_major": (
         lambda: rollout(torch.zeros(5, 8, 3), torch.zeros(8, 5, 2)),

@@ -173,20 +173,26 @@ def check(fn: Any = None, /) -> Any:
     dataclasses of arrays) on the arguments and the return value, and checks each call:
     type, dtype family, rank and sizes, with named dims bound consistently across all
     arguments and the return value. Other annotations (``int``, ``str``, user classes,
-    ``dict[str, int]``) are checked too (``float`` accepts ``int``, as PEP 484 says).
+    ``dict[str, int]``) are checked too: ``float`` accepts ``int`` (PEP 484) and numpy
+    scalars (``np.float32``), ``int`` accepts numpy integers, and a 0-d tensor where
+    ``float`` is annotated is refused with a hint (``.item()``, or annotate
+    ``float | Float[Tensor, ""]``).
 
     A mismatch raises :class:`shapesafe.ShapeError` (or its subclass
     :class:`shapesafe.DtypeError`) naming the function, the argument, the axis, what was
     expected and got, the bindings so far and, where likely, the fix.
 
-    Works on functions, methods, ``nn.Module.forward`` (or a whole ``nn.Module``
-    subclass: its ``forward`` is wrapped), ``functools.partial`` objects (the remaining
+    Works on functions, methods, ``nn.Module.forward``, a whole class (every annotated
+    method defined on it is wrapped: ``forward``, ``get_value``, ``get_action``, static
+    and class methods; inherited ones are not), ``functools.partial`` objects (the remaining
     parameters are checked), and under ``torch.compile(fullgraph=True)``. Generator and
     ``async`` functions stay generator / coroutine functions; their arguments are
     checked when the body starts (first ``next()`` / ``await``) and the return
-    annotation is not checked. A builtin such as ``torch.add`` has no annotations to
-    read: that raises :class:`shapesafe.AnnotationError`. With ``SHAPESAFE_DISABLE=1``
-    set at import, returns ``fn`` itself.
+    annotation is not checked. A wrong return value's traceback ends at the
+    function's ``return`` line (its ``def`` line when it has several returns). A
+    builtin such as ``torch.add`` has no annotations to read: that raises
+    :class:`shapesafe.AnnotationError`. With ``SHAPESAFE_DISABLE=1`` set at import,
+    returns ``fn`` itself.
 
     >>> import torch, shapesafe
     >>> from jaxtyping import Float, Int
@@ -204,13 +210,7 @@ def check(fn: Any = None, /) -> Any:
     if isinstance(fn, (staticmethod, classmethod)):
         return type(fn)(check(fn.__func__))
     if isinstance(fn, type):
-        forward = fn.__dict__.get("forward")
-        if forward is None:
-            raise AnnotationError(
-                f"@check on a class needs a `forward` method defined on it: {fn.__qualname__}"
-            )
-        fn.forward = check(forward)  # type: ignore[attr-defined]
-        return fn
+        return _check_class(fn)
     if not callable(fn):
         raise AnnotationError(f"@check decorates functions, methods or modules, not {fn!r}")
     _signature(fn)  # a builtin: refuse now, with a clear message
@@ -229,6 +229,38 @@ def check(fn: Any = None, /) -> Any:
         finally:
             del frame
     return _build_wrapper(fn, hints) or fn
+
+
+def _annotated_function(member: Any) -> Callable[..., Any] | None:
+    """The function of a class attribute that ``@check`` on the class wraps: a plain,
+    static or class method with at least one annotation (``self`` alone is not one)."""
+    func = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+    if not inspect.isfunction(func) or getattr(func, "__shapesafe_plan__", None) is not None:
+        return None
+    return func if getattr(func, "__annotations__", None) else None
+
+
+def _check_class(cls: type) -> type:
+    """Wrap every annotated method defined on ``cls`` itself (RL agents have
+    ``get_value`` / ``get_action_and_value`` and no ``forward``); inherited methods keep
+    the checks their own class gave them. Each wrapper is exactly the one ``@check``
+    on that method would build, so a call costs the same."""
+    wrapped = 0
+    for attr, member in list(vars(cls).items()):
+        if _annotated_function(member) is None:
+            continue
+        checked = check(member)
+        if checked is not member:
+            setattr(cls, attr, checked)
+            wrapped += 1
+    if not wrapped:
+        raise AnnotationError(
+            f"@check on a class checks its annotated methods, and {cls.__qualname__} defines "
+            "none (annotate the arguments or return value of forward, get_value, ...)",
+            function="check",
+            argument="fn",
+        )
+    return cls
 
 
 # --------------------------------------------------------------------------------------
@@ -295,11 +327,19 @@ def check_shape(
 
     ``spec`` is a jaxtyping annotation (``Float[Tensor, "batch obs"]``) or a plain dim
     string (``"batch obs"``: any dtype, tensor or numpy array). ``dims`` pre-binds sizes
-    (``{"batch": 64}``; a variadic ``*rest`` is given as ``{"rest": (2, 3)}``).
+    (``{"batch": 64}``; a variadic ``*rest`` is given as ``{"rest": (2, 3)}``) and, when
+    the check passes, receives the new bindings, so several inline checks share dims
+    through one dict (as :func:`shapesafe.from_numpy`'s ``dims=`` does). With checks
+    disabled nothing is checked and ``dims`` is left as it was.
 
     >>> import torch, shapesafe
     >>> shapesafe.check_shape(torch.zeros(64, 6), "batch act", dims={"act": 6})
     {'act': 6, 'batch': 64}
+    >>> dims = {}
+    >>> _ = shapesafe.check_shape(torch.zeros(64, 6), "batch act", dims=dims)
+    >>> _ = shapesafe.check_shape(torch.zeros(64), "batch", dims=dims)
+    >>> dims
+    {'batch': 64, 'act': 6}
     """
     parsed = _parse_spec(spec)
     b = _prebind(dims)
@@ -310,4 +350,7 @@ def check_shape(
     failure = match_array(parsed, value, b, f"`{argument}`", deferred)
     if failure is not None:
         raise make_error(function, node, value, failure, b) from None
-    return b.public()
+    bound = b.public()
+    if dims is not None:
+        dims.update(bound)
+    return bound

@@ -291,12 +291,21 @@ def _bear(hint: Any, where: str) -> BearNode:
     return BearNode(where, hint_text(hint), bearable)
 
 
-_PLAIN_FLOAT = (int, float)
-_PLAIN_COMPLEX = (int, float, complex)
+# PEP 484's numeric tower (``float`` accepts ``int``), extended to numpy scalars: values
+# read out of arrays (``rewards[t]``, ``np.float32(0.99)``, ``arr.shape`` products) are
+# numpy scalars, and refusing them would be a false alarm. A 0-d *tensor* is refused:
+# it carries a device and maybe a gradient, which a ``float`` annotation says the
+# function does not expect; the error's hint says so and names both fixes (.item(), or
+# a ``Float[Tensor, ""]`` annotation).
+_PLAIN_INT = (int, np.integer)
+_PLAIN_FLOAT = (int, float, np.integer, np.floating)
+_PLAIN_COMPLEX = (int, float, complex, np.integer, np.floating, np.complexfloating)
 
 
 def _plain_classes(hint: Any) -> tuple[type, ...] | None:
-    """Classes to isinstance-check for a plain class hint (PEP 484 numeric tower)."""
+    """Classes to isinstance-check for a plain class hint (the numeric tower above)."""
+    if hint is int:
+        return _PLAIN_INT
     if hint is float:
         return _PLAIN_FLOAT
     if hint is complex:

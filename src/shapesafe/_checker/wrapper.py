@@ -17,10 +17,14 @@ Python's own ``TypeError``, as the unwrapped function would.
 
 from __future__ import annotations
 
+import ast
+import dis
 import enum
+import functools
 import hashlib
 import inspect
 import linecache
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -78,6 +82,47 @@ def _explain_at_compile_time(plan: Plan, ctx: Any) -> None:
     k = int(ctx.get_local("_ss_k").as_python_constant())
     with passthrough():
         explain_compiling(plan, k, tuple(ctx.get_local(f"_ss_v{i}") for i in range(k + 1)))
+
+
+def _return_line(fn: Callable[..., Any]) -> tuple[types.CodeType, int] | None:
+    """The code object of ``fn`` and the line its wrong value was returned from: the one
+    ``return`` line when the function has a single one, else its ``def`` line (which of
+    several returns ran is not known after the fact). ``None`` for functions without a
+    source file (lambdas typed in a REPL, generated code)."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    code = getattr(inspect.unwrap(fn), "__code__", None)
+    if not isinstance(code, types.CodeType) or code.co_filename.startswith("<"):
+        return None
+    lines: set[int] = set()
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("RETURN_VALUE", "RETURN_CONST"):
+            positions = getattr(ins, "positions", None)  # Python 3.11+
+            if positions is not None and positions.lineno is not None:
+                lines.add(positions.lineno)
+    return code, (lines.pop() if len(lines) == 1 else code.co_firstlineno)
+
+
+def raise_at_return(fn: Callable[..., Any], error: BaseException) -> None:
+    """Raise ``error`` from a frame that shows ``fn``'s ``return`` line, so the traceback
+    of a wrong return value ends in the function that returned it, not in its caller.
+
+    The function's own frame is gone by the time its value is checked; a one-line code
+    object compiled under its file name and line number (and renamed after it) stands in
+    for it, and the traceback printer reads the real source line from the file. Returns
+    without raising when the function has no source file; the caller then raises."""
+    found = _return_line(fn)
+    if found is None:
+        return
+    code, lineno = found
+    stmt = ast.Raise(exc=ast.Name("_ss_error", ast.Load()), cause=ast.Constant(None))
+    module = ast.Module(body=[stmt], type_ignores=[])
+    for node in ast.walk(module):
+        if isinstance(node, (ast.stmt, ast.expr)):
+            node.lineno = node.end_lineno = lineno
+            node.col_offset = node.end_col_offset = 0
+    stand_in = compile(module, code.co_filename, "exec").replace(co_name=code.co_name)
+    exec(stand_in, {"_ss_error": error})
 
 
 def _register_source(fn_name: str, source: str) -> str:
@@ -174,7 +219,10 @@ def generate(
         f"def _ss_fail(_ss_k, {fail_params}):",
         "    if _ss_compiling():",
         "        _ss_comptime(_ss_ct)",
-        f"    raise _ss_explain(_ss_plan, _ss_k, ({all_values},)) from None",
+        f"    _ss_e = _ss_explain(_ss_plan, _ss_k, ({all_values},))",
+        f"    if _ss_k > {plan.arg_end}:",
+        "        _ss_raise_at_return(_ss_fn, _ss_e)",
+        "    raise _ss_e from None",
         "",
         f"{keyword} {_safe_name(fn)}({', '.join(header)}):",
         "    if not _ss_cfg.enabled:",
@@ -195,6 +243,7 @@ def generate(
         _ss_comptime=comptime,
         _ss_explain=explain,
         _ss_explain_compiling=_explain_at_compile_time,
+        _ss_raise_at_return=raise_at_return,
     )
     filename = _register_source(plan.fn_name, source)
     exec(compile(source, filename, "exec"), ns)

@@ -189,7 +189,7 @@ def check(fn: Any = None, /) -> Any:
     ``async`` functions stay generator / coroutine functions; their arguments are
     checked when the body starts (first ``next()`` / ``await``) and the return
     annotation is not checked. A wrong return value's traceback ends at the
-    function's ``return`` line (its ``def`` line when it has several returns). A
+    function's ``return`` line (the first line of its definition when it has several). A
     builtin such as ``torch.add`` has no annotations to read: that raises
     :class:`shapesafe.AnnotationError`. With ``SHAPESAFE_DISABLE=1`` set at import,
     returns ``fn`` itself.

@@ -88,7 +88,8 @@ def _return_line(fn: Callable[..., Any]) -> tuple[types.CodeType, int] | None:
     """The code object of ``fn`` and the line its wrong value was returned from: the one
     ``return`` line when the function has a single one, else the first line of its
     definition, decorators included (which of several returns ran is not known after
-    the fact). ``None`` for functions without a source file (lambdas typed in a REPL, generated code)."""
+    the fact). ``None`` for functions without a source file (lambdas typed in a REPL,
+    generated code)."""
     while isinstance(fn, functools.partial):
         fn = fn.func
     code = getattr(inspect.unwrap(fn), "__code__", None)

@@ -20,9 +20,12 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 from torch.distributions import Beta as _TorchBeta
+from torch.distributions import Gamma as _TorchGamma
 from torch.distributions import Independent, TransformedDistribution
 from torch.distributions.transforms import AffineTransform
+from torch.types import _size
 
+from shapesafe._compile import is_compiling
 from shapesafe._config import STATE
 from shapesafe.distributions._base import REAL_VALUES, Checked, ValueDtype
 from shapesafe.distributions._bounds import (
@@ -37,6 +40,7 @@ from shapesafe.distributions._shapes import ends_with
 from shapesafe.distributions._values import Shape
 
 _PARAMS = ("concentration1", "concentration0")
+_EMPTY = torch.Size()
 
 
 class Beta(Checked, TransformedDistribution):
@@ -177,6 +181,39 @@ class Beta(Checked, TransformedDistribution):
             return self.base_dist.support
         return bounded_support(self.low, self.high)
 
+    # -- draws -----------------------------------------------------------------------
+    def _gamma_draw(self, sample_shape: _size) -> Tensor:
+        """``X / (X + Y)`` with ``X ~ Gamma(alpha)``, ``Y ~ Gamma(beta)``: a Beta draw
+        (reparameterized) that traces, unlike torch's Dirichlet sampler."""
+        shape = self._extended_shape(sample_shape)
+        c1, c0 = self.concentration1.expand(shape), self.concentration0.expand(shape)
+        x = _TorchGamma(c1, torch.ones_like(c1), validate_args=False).rsample()
+        y = _TorchGamma(c0, torch.ones_like(c0), validate_args=False).rsample()
+        total = (x + y).clamp(min=torch.finfo(x.dtype).tiny)
+        return self._to_action(x / total)
+
+    def rsample(self, sample_shape: _size = _EMPTY) -> Tensor:
+        """Reparameterized draw ``sample_shape + batch_shape + event_shape`` in
+        ``[low, high]``. Under torch.compile it is drawn from two Gammas, because
+        torch's Dirichlet sampler (what ``torch.distributions.Beta`` uses) has no
+        compile support: the same distribution, a different random stream."""
+        if not is_compiling():
+            return super().rsample(sample_shape)
+        out = self._gamma_draw(sample_shape)
+        if STATE.enabled:
+            self._check_sample(out, sample_shape, "rsample")
+        return out
+
+    def sample(self, sample_shape: _size = _EMPTY) -> Tensor:
+        """Draw ``sample_shape + batch_shape + event_shape`` actions (no gradient)."""
+        if not is_compiling():
+            return super().sample(sample_shape)
+        with torch.no_grad():
+            out = self._gamma_draw(sample_shape)
+        if STATE.enabled:
+            self._check_sample(out, sample_shape, "sample")
+        return out
+
     # -- summaries -------------------------------------------------------------------
     @property
     def mean(self) -> Tensor:
@@ -203,7 +240,8 @@ class Beta(Checked, TransformedDistribution):
     def entropy(self) -> Tensor:
         """The Betas' entropy summed over the action axis, plus ``sum(log(high - low))``
         (the differential entropy of the scaled action): shape ``batch_shape``."""
-        out: Tensor = self.base_dist.entropy()  # type: ignore[no-untyped-call]
+        # summed here: Independent.entropy() cannot reshape a batch with a 0-size axis
+        out: Tensor = self._beta.entropy().sum(-1)
         if self.low is not None:
             out = out + self._log_width
         return out

@@ -24,6 +24,7 @@ from shapesafe._config import STATE
 from shapesafe._format import error, fmt_shape, plural
 from shapesafe.distributions._shapes import broadcast_shapes, ints
 from shapesafe.distributions.categorical import Bernoulli, Categorical
+from shapesafe.distributions.multi_categorical import MultiCategorical
 from shapesafe.distributions.mvn import MultivariateNormal
 from shapesafe.distributions.normal import DiagNormal, Normal
 from shapesafe.errors import ShapeError
@@ -113,3 +114,33 @@ for _cls, _torch_cls in (
     (Bernoulli, _TorchBernoulli),
 ):
     _register(_cls, _torch_cls)
+
+
+def _nvec_error(p: MultiCategorical, q: MultiCategorical) -> ShapeError | None:
+    if p.nvec == q.nvec:
+        return None
+    return error(
+        ShapeError,
+        f"`p` has sub-actions nvec {list(p.nvec)} but `q` has nvec {list(q.nvec)}; they must "
+        f"be equal",
+        function="kl_divergence",
+        argument="q",
+        expected=f"nvec {list(p.nvec)}",
+        got=f"nvec {list(q.nvec)}",
+        hint="both distributions must be over the same MultiDiscrete action space",
+    )
+
+
+@torch.distributions.kl.register_kl(MultiCategorical, MultiCategorical)  # type: ignore[untyped-decorator,no-untyped-call]
+def _kl_multi_categorical(p: MultiCategorical, q: MultiCategorical) -> Tensor:
+    """The sum over sub-actions of their Categoricals' KL (masks respected: +inf where
+    ``p`` allows a choice that ``q`` forbids)."""
+    if STATE.enabled:
+        err = _shape_error(p, q) or _nvec_error(p, q)
+        if err is not None:
+            raise err
+    terms = [
+        torch.distributions.kl_divergence(a, b)  # type: ignore[no-untyped-call]
+        for a, b in zip(p._parts, q._parts, strict=True)
+    ]
+    return torch.stack(terms, -1).sum(-1)

@@ -241,7 +241,7 @@ class Beta(Checked, TransformedDistribution):
         """The Betas' entropy summed over the action axis, plus ``sum(log(high - low))``
         (the differential entropy of the scaled action): shape ``batch_shape``."""
         # summed here: Independent.entropy() cannot reshape a batch with a 0-size axis
-        out: Tensor = self._beta.entropy().sum(-1)
+        out: Tensor = self._beta.entropy().sum(-1)  # type: ignore[no-untyped-call]
         if self.low is not None:
             out = out + self._log_width
         return out

@@ -121,13 +121,13 @@ def test_loss_and_greedy_decoding_against_a_per_dimension_reference(
     ce = sum(F.cross_entropy(ref[i], target[:, i]) for i in range(act))
     torch.testing.assert_close(policy.loss((obs, a)), ce)
 
-    # greedy decoding: the bin of dim 0 with the most probability (its own plus half of
-    # each neighbour's), its centre fed to dim 1, ...
+    # greedy decoding: the centre of dim 0's most probable 3-bin window (of its most
+    # probable bin below 5 bins), fed to dim 1, ...
     decoded = torch.zeros(batch, act)
     for i in range(act):
         probs = _reference_logits(policy, obs, decoded, i).softmax(-1).detach().numpy()
         padded = np.pad(probs, ((0, 0), (1, 1)))
-        scores = probs + 0.5 * (padded[:, :-2] + padded[:, 2:])
+        scores = padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:] if bins >= 5 else probs
         best = torch.from_numpy(scores.argmax(-1))
         decoded[:, i] = (best.float() + 0.5) * (2 / bins) - 1
     torch.testing.assert_close(policy.predict(obs), decoded)  # bounds are [-1, 1]
@@ -160,8 +160,8 @@ def test_sampling_follows_the_bin_probabilities() -> None:
     centres = np.array([-0.75, -0.25, 0.25, 0.75], np.float32)
     shares = [(np.abs(draws - c) < 1e-6).mean() for c in centres]
     np.testing.assert_allclose(shares, [0.1, 0.2, 0.3, 0.4], atol=0.03)
-    # greedy: bin 2 scores 0.3 + (0.2 + 0.4) / 2 = 0.6, more than bin 3's 0.4 + 0.3 / 2
-    assert float(policy.act(np.zeros(1), deterministic=True)[0]) == pytest.approx(0.25)
+    # greedy, 4 bins: the most probable bin
+    assert float(policy.act(np.zeros(1), deterministic=True)[0]) == pytest.approx(0.75)
 
     policy.jitter = True
     jittered = policy.act(np.zeros((4000, 1), np.float32))[:, 0]
@@ -172,6 +172,19 @@ def test_sampling_follows_the_bin_probabilities() -> None:
         [0.1, 0.2, 0.3, 0.4],
         atol=0.03,
     )
+
+
+@pytest.mark.values
+def test_greedy_prefers_a_broad_mode_to_a_narrow_spike() -> None:
+    policy = _policy(1, 1, bins=8)
+    last = policy.net[-1]
+    assert isinstance(last, torch.nn.Linear)
+    probs = torch.tensor([0.01, 0.3, 0.01, 0.01, 0.22, 0.23, 0.21, 0.01])
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.copy_(probs.log())
+    # bin 1 is the single most likely bin, but bins 4-6 hold twice its mass
+    assert float(policy.predict(torch.zeros(1, 1))[0, 0]) == pytest.approx(-1 + 5.5 * 0.25)
 
 
 @pytest.mark.values

@@ -9,6 +9,7 @@ a resume before anything is loaded. Setup and argument checks live in ``_fit_set
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -17,16 +18,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
 
 from shapesafe import train_step
 from shapesafe._format import add_context
 from shapesafe.bc._data import Demonstrations
+from shapesafe.bc._distributed import (
+    DistContext,
+    LossModule,
+    gather_names,
+    rank_loss,
+    setup_distributed,
+)
 from shapesafe.bc._evaluate import mean_metrics
 from shapesafe.bc._fit_setup import OptimizerArg, Run, fit_context, prepare, resume_into
 from shapesafe.bc._resume import FitState, save_fit_state
 from shapesafe.bc.policies.base import Policy
-from shapesafe.errors import NonFiniteError
+from shapesafe.errors import NonFiniteError, UsageError
 
 __all__ = ["FitResult", "NonFiniteLossError", "fit"]
 
@@ -121,6 +131,7 @@ def fit(
     resume_on_new_data: bool = False,
     checks: bool | None = None,
     threads: int | None = None,
+    distributed: bool = False,
 ) -> FitResult:
     """Train ``policy`` on ``demos`` by behaviour cloning (minimise ``policy.loss``).
 
@@ -162,6 +173,13 @@ def fit(
             thread for a policy under a million parameters (small models run fastest on
             one thread and share the machine), else ``min(4, cpu count)`` -- unless you
             set torch's thread count yourself (or ``OMP_NUM_THREADS``), which is kept.
+        distributed: data-parallel training with ``DistributedDataParallel``, one
+            process per rank (launch with ``torchrun``; the process group is the one
+            you initialised, or one built from torchrun's environment: gloo on CPU,
+            nccl on GPU). Each rank trains on its shard of every global batch of
+            ``batch_size`` rows, so the parameters match a one-process run on the same
+            batches; checkpoints are written by rank 0; resume works on any world size.
+            A failure on one rank raises on every rank.
 
     Returns:
         A :class:`FitResult` with the loss history.
@@ -180,12 +198,19 @@ def fit(
         8
     """
     with add_context("fit"):
+        ctx = setup_distributed(policy) if _flag(distributed, "distributed") else None
         run = prepare(policy, demos, **_settings(locals()))
         state = resume_into(run)
+    if ctx is not None:
+        run = dataclasses.replace(run, progress=run.progress and ctx.is_main)
     t0 = time.perf_counter()
     sums = state.metric_sums
+    model = policy if ctx is None else DistributedDataParallel(LossModule(policy))
+    rows = [0, 0]  # this rank's rows, the global batch's rows (distributed only)
 
     def loss_fn(model: Any, batch: Any) -> Tensor:
+        if ctx is not None:
+            return rank_loss(ctx, model, policy, batch, rows, sums)
         out = model.compute_loss(batch)
         for k, v in out.metrics.items():  # summed lazily: no sync per step
             sums[k] = sums[k] + v.detach() if k in sums else v.detach()
@@ -194,10 +219,15 @@ def fit(
 
     with fit_context(run, state) as bar:
         while state.step < run.total:
-            batch = run.train.batch_at(run.sampler.next_indices())
+            idx = run.sampler.next_indices()
+            if ctx is not None:
+                rows[1] = len(idx)
+                idx = ctx.shard(idx)
+                rows[0] = len(idx)
+            batch = run.train.batch_at(idx) if len(idx) else None
             try:
                 stats = train_step(
-                    policy, loss_fn, batch, run.optimizer, max_grad_norm=run.max_grad_norm
+                    model, loss_fn, batch, run.optimizer, max_grad_norm=run.max_grad_norm
                 )
             except NonFiniteError as exc:  # train_step refused the step before updating
                 what = "gradient norm" if exc.argument == "gradients" else "training loss"
@@ -209,19 +239,23 @@ def fit(
             if bar is not None:
                 bar.update(1)
             if state.step % run.log_every == 0 or state.step == run.total:
-                _log(run, state, bar)
+                _log(run, state, bar, ctx)
             if run.checkpoint is not None and (
                 state.step % run.checkpoint_every == 0 or state.step == run.total
             ):
-                save_fit_state(
-                    run.checkpoint,
-                    policy,
-                    run.optimizer,
-                    state,
-                    signature=run.signature,
-                    data=run.fingerprint,
-                    sampler=run.sampler.state_dict(),
-                )
+                if ctx is None or ctx.is_main:
+                    save_fit_state(
+                        run.checkpoint,
+                        policy,
+                        run.optimizer,
+                        state,
+                        signature=run.signature,
+                        data=run.fingerprint,
+                        sampler=run.sampler.state_dict(),
+                    )
+                if ctx is not None:  # the others continue once the file is complete
+                    state.checkpoint, state.checkpoint_step = run.checkpoint, state.step
+                    ctx.barrier()
     return _result(policy, state, time.perf_counter() - t0)
 
 
@@ -250,17 +284,38 @@ def non_finite(
 
 
 def _settings(args: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in args.items() if k not in ("policy", "demos")}
+    skip = ("policy", "demos", "distributed", "ctx")
+    return {k: v for k, v in args.items() if k not in skip}
 
 
-def _log(run: Run, state: FitState, bar: Any) -> None:
-    """Average the losses and metrics since the last log point (one sync per log)."""
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise UsageError(
+            f"fit(): `{name}` must be True or False, got {value!r}",
+            function="fit",
+            argument=name,
+            expected="True or False",
+            got=repr(value),
+        )
+    return value
+
+
+def _log(run: Run, state: FitState, bar: Any, ctx: DistContext | None = None) -> None:
+    """Average the losses and metrics since the last log point (one sync per log; under
+    ``distributed``, one all-reduce: the mean over ranks)."""
     n = len(state.pending)
     state.steps.append(state.step)
-    state.train_loss.append(sum(state.pending) / n)
+    names = sorted(state.metric_sums)
+    if ctx is not None:
+        names = gather_names(ctx, names)
+    values = [sum(state.pending) / n, *(float(state.metric_sums.get(k, 0.0)) / n for k in names)]
+    if ctx is not None:
+        # each rank's loss is scaled so that the mean over ranks is the global mean
+        values = (ctx.sum_(torch.tensor(values, dtype=torch.float64)) / ctx.world).tolist()
+    state.train_loss.append(values[0])
     state.pending.clear()
-    for k, v in state.metric_sums.items():
-        state.metrics.setdefault(k, []).append(float(v) / n)
+    for k, v in zip(names, values[1:]):
+        state.metrics.setdefault(k, []).append(v)
     state.metric_sums.clear()
     if run.val is not None:
         state.val_loss.append(float(mean_metrics(run.policy, run.val, errors=False)["loss"]))

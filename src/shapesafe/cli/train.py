@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,12 @@ def add_parser(sub: Any) -> None:
         "--no-checks", action="store_true", help="turn shape checks off in the loop (faster)"
     )
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train.add_argument(
+        "--distributed",
+        action="store_true",
+        help="data-parallel training, one process per rank: launch with torchrun, e.g. "
+        "torchrun --nproc-per-node 2 -m shapesafe train --distributed ...",
+    )
 
 
 _FLAGS = {"hidden": "--hidden", "activation": "--activation"}
@@ -201,7 +208,9 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     policy = _build(args, demos)
     epochs = args.epochs if args.epochs is not None or args.steps is not None else 100
-    print(f"{PROG} train: {describe(policy)} on {args.data} ({len(demos)} steps)", flush=True)
+    main_rank = not args.distributed or os.environ.get("RANK", "0") == "0"
+    if main_rank:
+        print(f"{PROG} train: {describe(policy)} on {args.data} ({len(demos)} steps)", flush=True)
     try:
         result = fit(
             policy,
@@ -220,6 +229,7 @@ def run(args: argparse.Namespace) -> int:
             resume=args.resume,
             checks=False if args.no_checks else None,
             threads=args.threads,
+            distributed=args.distributed,
         )
     except UsageError as err:
         if err.function == "fit" and err.argument == "steps" and err.expected:
@@ -235,7 +245,8 @@ def run(args: argparse.Namespace) -> int:
             f"the run in {str(out)!r} already finished at step {result.resumed_from}; "
             "nothing to train; pass a larger --epochs or --steps to train longer"
         )
-    _report(policy, result, out, args.data)
+    if main_rank:
+        _report(policy, result, out, args.data)
     return EXIT_OK
 
 

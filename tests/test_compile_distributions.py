@@ -24,9 +24,11 @@ from torch import Tensor
 import shapesafe
 from shapesafe.distributions import (
     Bernoulli,
+    Beta,
     Categorical,
     DiagNormal,
     GaussianMixture,
+    MultiCategorical,
     MultivariateNormal,
     Normal,
     TanhNormal,
@@ -121,6 +123,93 @@ def test_every_distribution_compiles_and_matches_eager(backend: str, dynamic: bo
     assert (info.value.expected, info.value.got) == ("(*sample_shape, 8)", "(8, 3)")
 
 
+NVEC = (3, 2)  # a MultiDiscrete([3, 2]) action space
+LOW, HIGH = torch.tensor([-2.0, 0.0, -1.0]), torch.tensor([1.0, 3.0, 1.0])
+
+
+def action_space_inputs(b: int, seed: int = 0) -> dict[str, Tensor]:
+    g = torch.Generator().manual_seed(seed + b)
+    mask = torch.rand(b, K, generator=g) > 0.5
+    mask[:, 0] = True  # a legal action in every row
+    multi_mask = torch.rand(b, sum(NVEC), generator=g) > 0.4
+    multi_mask[:, [0, NVEC[0]]] = True
+    return {
+        "logits": torch.randn(b, K, generator=g),
+        "mask": mask,
+        "multi_logits": torch.randn(b, sum(NVEC), generator=g),
+        "multi_mask": multi_mask,
+        "c1": torch.rand(b, A, generator=g) + 0.5,
+        "c0": torch.rand(b, A, generator=g) + 0.5,
+        "loc": torch.randn(b, A, generator=g),
+        "scale": torch.rand(b, A, generator=g) + 0.1,
+        "action": LOW + (HIGH - LOW) * torch.rand(b, A, generator=g),
+        "index": torch.zeros(b, dtype=torch.long),
+        "multi_index": torch.zeros(b, len(NVEC), dtype=torch.long),
+    }
+
+
+def action_spaces(
+    logits: Tensor,
+    mask: Tensor,
+    multi_logits: Tensor,
+    multi_mask: Tensor,
+    c1: Tensor,
+    c0: Tensor,
+    loc: Tensor,
+    scale: Tensor,
+    action: Tensor,
+    index: Tensor,
+    multi_index: Tensor,
+) -> list[Tensor]:
+    # the RL action-space distributions of issue 15: masks, MultiDiscrete, Box bounds
+    out: list[Tensor] = []
+    cat = Categorical(logits=logits, mask=mask)
+    out += [cat.log_prob(index), cat.entropy(), cat.mode.float(), cat.probs, cat.sample().float()]
+    by_probs = Categorical(probs=logits.softmax(-1), mask=mask)
+    out += [by_probs.log_prob(index), by_probs.entropy()]
+    multi = MultiCategorical(multi_logits, nvec=NVEC, mask=multi_mask)
+    out += [multi.log_prob(multi_index), multi.entropy(), multi.mode.float(), multi.probs]
+    out += [multi.sample().float()]
+    beta = Beta(c1, c0, low=LOW, high=HIGH)
+    out += [beta.log_prob(action), beta.mean, beta.mode, beta.entropy(), beta.variance]
+    tanh = TanhNormal(loc, scale, low=LOW, high=HIGH)
+    drawn = tanh.rsample()
+    out += [tanh.log_prob(action), drawn, tanh.log_prob(drawn), tanh.mode]
+    # compiled Beta draws come from two Gammas (torch's Dirichlet sampler does not
+    # trace): another random stream than eager's, so only their range is compared
+    draws = beta.rsample((2,))
+    out += [((draws >= LOW) & (draws <= HIGH)).all().float()]
+    out += [beta.log_prob(draws).isfinite().all().float()]
+    return out
+
+
+# inductor once (with dynamic shapes): its compilations dominate this file's run time, and
+# the recompilations of automatic dynamic shapes are exercised on the eager backend
+ACTION_CONFIGS = [c for c in CONFIGS if c != ("inductor", None)]
+
+
+@pytest.mark.parametrize(
+    ("backend", "dynamic"), ACTION_CONFIGS, ids=[IDS[CONFIGS.index(c)] for c in ACTION_CONFIGS]
+)
+def test_action_space_distributions_compile_and_match_eager(
+    backend: str, dynamic: bool | None
+) -> None:
+    compiled = torch.compile(action_spaces, fullgraph=True, dynamic=dynamic, backend=backend)
+    for i, b in enumerate(BATCHES):
+        args = action_space_inputs(b, seed=i)
+        got = run_seeded(compiled, args)
+        expected = run_seeded(action_spaces, args)
+        for g, e in zip(got, expected, strict=True):
+            assert g.shape == e.shape
+            torch.testing.assert_close(g, e, rtol=1e-5, atol=1e-5)
+    bad = action_space_inputs(8)
+    bad["multi_index"] = bad["multi_index"][:, :1]  # one column of a 2-sub-action space
+    with pytest.raises(shapesafe.ShapeError) as info:
+        compiled(**bad)
+    assert (info.value.function, info.value.argument) == ("MultiCategorical.log_prob", "value")
+    assert (info.value.expected, info.value.got) == ("(*sample_shape, 8, 2)", "(8, 1)")
+
+
 def score(loc: Tensor, scale: Tensor, action: Tensor) -> Tensor:
     return DiagNormal(loc, scale).log_prob(action)
 
@@ -135,6 +224,14 @@ def tanh_entropy(loc: Tensor, scale: Tensor) -> Tensor:
 
 def mixture_rsample(logits: Tensor, locs: Tensor, scales: Tensor) -> Tensor:
     return GaussianMixture(logits, locs, scales).rsample()
+
+
+def multi_score(logits: Tensor, action: Tensor) -> Tensor:
+    return MultiCategorical(logits, nvec=NVEC).log_prob(action)
+
+
+def bounded_beta(c: Tensor, low: Tensor, high: Tensor) -> Tensor:
+    return Beta(c, c, low=low, high=high).mean
 
 
 WRONG: list[tuple[str, Callable[..., Any], tuple[Tensor, ...], type, str, str | None]] = [
@@ -178,6 +275,22 @@ WRONG: list[tuple[str, Callable[..., Any], tuple[Tensor, ...], type, str, str | 
         shapesafe.UsageError,
         "TanhNormal.entropy",
         None,
+    ),
+    (
+        "multi-categorical head size",
+        multi_score,
+        (torch.zeros(7, 6), torch.zeros(7, 2, dtype=torch.long)),
+        shapesafe.ShapeError,
+        "MultiCategorical",
+        "logits",
+    ),
+    (
+        "bounds per batch row",
+        bounded_beta,
+        (torch.ones(7, 3), torch.zeros(7), torch.ones(7)),
+        shapesafe.ShapeError,
+        "Beta",
+        "low",
     ),
     (
         "no rsample",

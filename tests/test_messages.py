@@ -251,7 +251,61 @@ def f_opt(x: Float[Tensor, "b"], m: Bool[Tensor, "b"] | None = None) -> None:
     return None
 
 
+@shapesafe.check
+def logp_of(
+    mean: Float[Tensor, "batch act"], actions: Float[Tensor, "batch act"]
+) -> Float[Tensor, "batch"]:
+    return torch.distributions.Normal(mean, 1.0).log_prob(actions)
+
+
+@shapesafe.check
+def batch_logp(
+    obs: Float[Tensor, "batch obs"], logp: Float[Tensor, "batch"]
+) -> Float[Tensor, "batch"]:
+    return logp.sum(0)
+
+
+@shapesafe.check
+def discount_by(rewards: Float[Tensor, "batch"], gamma: float) -> Float[Tensor, "batch"]:
+    return rewards * gamma
+
+
+def _bare_class() -> None:
+    @shapesafe.check
+    class Bare:
+        def act(self, x):  # type: ignore[no-untyped-def]
+            return x
+
+
 CHECKER_CASES: dict[str, Case] = {
+    "checker: per_coordinate_act_1": (
+        lambda: logp_of(torch.zeros(8, 1), torch.zeros(8, 1)),
+        ShapeError,
+        "logp_of(): return value: expected shape (batch,) = (8,) [1 axis], got shape (8, 1) [2 axes]\n"
+        '  annotation: Float[Tensor, "batch"]\n'
+        "  bindings: batch=8 (from `mean`), act=1 (from `mean`)\n"
+        "  hint: return value has a trailing axis of size 1, and act=1 in this call: if it holds one term per coordinate (e.g. a log-prob per action dimension), sum them with .sum(-1) on return value, which stays right for any number of coordinates; if it is a (batch, 1) column, use .squeeze(-1) on return value",
+    ),
+    "checker: reduced_at_batch_1": (
+        lambda: batch_logp(torch.zeros(1, 3), torch.zeros(1)),
+        ShapeError,
+        "batch_logp(): return value: expected shape (batch,) = (1,) [1 axis], got shape () [0 axes]\n"
+        '  annotation: Float[Tensor, "batch"]\n'
+        "  bindings: batch=1 (from `obs`), obs=3 (from `obs`)\n"
+        "  hint: return value is a scalar: it looks reduced over the batch (a .sum() / .mean() over every axis, or .sum(0) of a per-sample value); reduce over the axis you meant instead (e.g. .sum(-1) for the action axis) and keep one value per sample; note: batch=1 (by `obs`) in this call, so a size-1 axis could be that dim or a stray one: check the fix against a call with larger sizes",
+    ),
+    "checker: float_given_0d_tensor": (
+        lambda: discount_by(torch.ones(2), torch.tensor(0.99)),  # type: ignore[arg-type]
+        DtypeError,
+        "discount_by(): argument `gamma`: expected float, got Tensor of dtype float32 and shape ()\n"
+        "  bindings: batch=2 (from `rewards`)\n"
+        '  hint: `gamma` is a 0-d tensor, not a Python number; use gamma.item(), or annotate it as float | Float[Tensor, ""] if a tensor is meant (one kept on the device or with a gradient, like SAC\'s alpha)',
+    ),
+    "checker: class_without_annotations": (
+        _bare_class,
+        AnnotationError,
+        "@check on a class checks its annotated methods, and _bare_class.<locals>.Bare defines none (annotate the arguments or return value of forward, get_value, ...)",
+    ),
     "checker: readme": (
         lambda: td_target(torch.zeros(64), torch.zeros(64, 1)),
         ShapeError,

@@ -12,7 +12,15 @@ import torch
 import torch.distributed as dist
 
 from shapesafe import ShapeError
-from shapesafe.bc import Batch, GaussianPolicy, LossOutput, cubic_demonstrations, fit
+from shapesafe.bc import (
+    Batch,
+    DiffusionPolicy,
+    GaussianPolicy,
+    LossOutput,
+    MixturePolicy,
+    cubic_demonstrations,
+    fit,
+)
 
 STEPS, BATCH, ROWS = 12, 32, 203  # 203 rows: every 7th batch is ragged (11 rows)
 
@@ -29,8 +37,12 @@ class FailsOnRankOne(GaussianPolicy, kind="test-fails-on-rank-one"):
         return super().compute_loss(batch)
 
 
-def make_policy(kind: str = "gaussian") -> GaussianPolicy:
+def make_policy(kind: str = "gaussian") -> Any:
     torch.manual_seed(0)
+    if kind == "mixture":
+        return MixturePolicy(2, 2, components=3, hidden=(16, 16))
+    if kind == "diffusion":
+        return DiffusionPolicy(2, 2, hidden=(16, 16), train_steps=20, inference_steps=5)
     cls = FailsOnRankOne if kind == "fails" else GaussianPolicy
     return cls(2, 2, hidden=(16, 16))
 
@@ -70,6 +82,12 @@ def run(rank: int, world: int, init_file: str, out_dir: str, scenario: str) -> N
     torch.set_num_threads(1)
     report: dict[str, Any] = {"rank": rank}
     try:
+        if scenario == "families":
+            for kind in ("mixture", "diffusion"):
+                policy = make_policy(kind)
+                train(policy, out / kind, distributed=True, steps=6)
+                torch.save(policy.state_dict(), out / f"{kind}{rank}.pt")
+            return
         policy = make_policy("fails" if scenario == "fail" else "gaussian")
         steps = STEPS // 2 if scenario == "half" else STEPS
         result = train(policy, out, distributed=True, steps=steps)

@@ -71,6 +71,24 @@ def test_a_two_rank_checkpoint_resumes_in_one_process(tmp_path: Path) -> None:
         torch.testing.assert_close(resumed.state_dict()[name], value, rtol=1e-5, atol=1e-6)
 
 
+def test_mixture_and_diffusion_policies_train_under_ddp(tmp_path: Path) -> None:
+    """The other families train the same way: ranks stay in sync, and the deterministic
+    mixture loss matches one process (diffusion draws its noise per rank, so only the
+    ranks' agreement is exact there)."""
+    reports = _spawn(tmp_path, "families")
+    assert all("error" not in r for r in reports), [r.get("traceback") for r in reports]
+    for kind in ("mixture", "diffusion"):
+        a = torch.load(tmp_path / f"{kind}0.pt", weights_only=True)
+        b = torch.load(tmp_path / f"{kind}1.pt", weights_only=True)
+        for name in a:
+            torch.testing.assert_close(a[name], b[name])
+    single = worker.make_policy("mixture")
+    worker.train(single, tmp_path / "single", distributed=False, steps=6)
+    ranked = torch.load(tmp_path / "mixture0.pt", weights_only=True)
+    for name, value in single.state_dict().items():
+        torch.testing.assert_close(ranked[name], value, rtol=1e-5, atol=1e-6)
+
+
 def test_distributed_without_a_process_group_says_how_to_launch() -> None:
     with pytest.raises(UsageError, match="torchrun") as info:
         worker.train(worker.make_policy(), Path("/nonexistent"), distributed=True)

@@ -302,13 +302,16 @@ class _StrictBroadcastMode(TorchFunctionMode):
             return func(*args, **kwargs)
         label = _OPS_BY_NAME.get(key)
         if label is not None:
-            if _TOTALS:
-                self._check_totals(label, args, kwargs)
-            # Fast path for the common binary call: a scalar operand or equal shapes.
+            # Fast path for the common binary call: a scalar operand or equal shapes;
+            # batch totals (rule 4) are looked up by id only while one is alive.
             if len(args) != 2 or kwargs:
+                if _TOTALS:
+                    self._check_totals(label, args, kwargs)
                 self._check_elementwise(label, args, kwargs)
             else:
                 a, b = args
+                if _TOTALS and (id(a) in _TOTALS or id(b) in _TOTALS):
+                    self._check_totals(label, args, kwargs)
                 if (
                     isinstance(a, Tensor)
                     and isinstance(b, Tensor)

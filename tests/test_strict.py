@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import shapesafe
 from shapesafe import BroadcastError, ShapeError
+from shapesafe._format import fmt_shape as fmt
 from shapesafe.strict import allow_broadcasting, strict_broadcasting
 from shapesafe.testing import shapes, tensors
 
@@ -466,3 +467,105 @@ def test_seed_loop_with_a_shape_bug_is_caught() -> None:
         log_prob = policy(states).log_prob(actions).sum(-1)
         advantages = rewards - critic(states)  # critic gives (64, 1): needs .squeeze(-1)
         (log_prob * advantages).mean()
+
+
+# --------------------------------------------------------------------------------------
+# the documented rule, both sides of every example, in both settings
+
+B, A, N = 6, 3, 4
+RULE_EXAMPLES = [
+    # (name, shape x, shape y, raises by default, raises with allow_size_one=False)
+    ("0-d against a batch", (B,), (), False, False),
+    ("one element (1,) vs (B, 1): SAC's temperature", (1,), (B, 1), False, False),
+    ("one element (1, 1) vs (B,)", (1, 1), (B,), False, True),
+    ("(1,) vs (B,): a total over the batch, by shape", (1,), (B,), False, True),
+    ("keepdim (B, A) vs (B, 1)", (B, A), (B, 1), False, True),
+    ("outer product by None indexing (B, 1) vs (1, A)", (B, 1), (1, A), False, True),
+    ("per-feature (B, A) vs (A,): SAC's action_scale", (B, A), (A,), False, False),
+    ("per-feature over time (T, B, A) vs (A,)", (5, B, A), (A,), False, False),
+    ("(T, B, A) vs (1, A)", (5, B, A), (1, A), False, True),
+    ("row (1, N) vs (N,): PPO's GAE step", (1, N), (N,), False, False),
+    ("row at N=1 (1, 1) vs (1,)", (1, 1), (1,), False, False),
+    ("the trap (B,) vs (B, 1)", (B,), (B, 1), True, True),
+    ("the trap in time (T, B, 1) vs (B,)", (5, B, 1), (B,), True, True),
+    ("the trap (B, A, 1) vs (A,)", (B, A, 1), (A,), True, True),
+    ("outer product by rank promotion (B, 1) vs (A,)", (B, 1), (A,), True, True),
+]
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "y_shape", "default", "strictest"),
+    [e[1:] for e in RULE_EXAMPLES],
+    ids=[e[0] for e in RULE_EXAMPLES],
+)
+def test_rule_examples_both_sides(
+    x_shape: tuple[int, ...], y_shape: tuple[int, ...], default: bool, strictest: bool
+) -> None:
+    x, y = _pair(x_shape, y_shape)
+    expected = x * y
+    for size_one, raises in ((True, default), (False, strictest)):
+        for a, b in ((x, y), (y, x)):
+            with strict_broadcasting(allow_size_one=size_one):
+                if raises:
+                    with pytest.raises(BroadcastError, match=r"would broadcast shapes"):
+                        a * b
+                else:
+                    assert torch.equal(a * b, expected)
+
+
+def test_batch_totals_rule_both_sides() -> None:
+    log_prob = torch.randn(B, requires_grad=True) * 1.0
+    column = torch.randn(B, 1, requires_grad=True) * 1.0
+    advantages = torch.randn(B)
+    with strict_broadcasting():
+        for total in (log_prob.sum(0), log_prob.sum(), torch.sum(log_prob), column.sum(0)):
+            with pytest.raises(BroadcastError) as info:
+                total * advantages
+            err = info.value
+            assert (err.function, err.got) == ("`*` (mul)", fmt(total.shape))
+            assert "total over the batch" in str(err)
+            with pytest.raises(BroadcastError):
+                torch.mul(advantages, total)
+            with allow_broadcasting():
+                assert torch.equal(total * advantages, total.detach() * advantages)
+        # the other side: its own total, means, no-grad totals, totals over other axes,
+        # a total against a tensor of another length, and a batch of size 1
+        w = torch.rand(B, requires_grad=True)
+        assert torch.allclose((w / w.sum()).sum(), torch.tensor(1.0))
+        assert (advantages - log_prob.mean()).shape == (B,)
+        assert (advantages * advantages.sum()).shape == (B,)
+        assert (advantages * torch.randn(B, A, requires_grad=True).sum(-1)).shape == (B,)
+        assert (torch.randn(B + 1) * log_prob.sum()).shape == (B + 1,)
+        single = torch.randn(1, requires_grad=True) * 1.0
+        assert (single.sum() * torch.ones(1)).shape == (1,)
+        assert (log_prob.sum() * 2.0 + log_prob.sum()).shape == ()
+
+
+def test_batch_totals_are_forgotten_with_the_tensor() -> None:
+    from shapesafe import strict
+
+    with strict_broadcasting():
+        total = (torch.randn(B, requires_grad=True) * 1.0).sum()
+        key = id(total)
+        assert key in strict._TOTALS
+        del total
+        assert key not in strict._TOTALS
+
+
+def test_only_log_prob_cdf_icdf_of_torch_distributions_are_looked_into() -> None:
+    normal = distributions.Normal(torch.zeros(B), torch.ones(B))
+    with strict_broadcasting():
+        for method in (normal.log_prob, normal.cdf):
+            with pytest.raises(BroadcastError, match=r"inside Normal\.(log_prob|cdf)\(\)"):
+                method(torch.zeros(B, 1))
+        with pytest.raises(BroadcastError, match=r"inside Normal\.icdf\(\)"):
+            normal.icdf(torch.full((B, 1), 0.5))
+        indep = distributions.Independent(distributions.Normal(torch.zeros(B, A), 1.0), 1)
+        with pytest.raises(BroadcastError, match=r"inside Normal\.log_prob\(\)"):
+            indep.log_prob(torch.zeros(B, 1, A))  # via Independent.log_prob
+        # correct values: sample shapes in front, per-feature parameters
+        assert normal.log_prob(torch.zeros(5, B)).shape == (5, B)
+        wide = distributions.Normal(torch.zeros(A), torch.ones(A))
+        assert wide.log_prob(torch.zeros(B, A)).shape == (B, A)
+        mvn = distributions.MultivariateNormal(torch.zeros(A), torch.eye(A))
+        assert mvn.log_prob(torch.zeros(B, A)).shape == (B,)

@@ -127,6 +127,41 @@ def test_strict_broadcasting_lets_torch_internals_broadcast_under_compile() -> N
         torch.testing.assert_close(compiled(mean, log_std, act), _policy_nll(mean, log_std, act))
 
 
+def _sac_pieces(y: Tensor, scale: Tensor, log_alpha: Tensor, log_pi: Tensor) -> Tensor:
+    action = y * scale + scale  # (B, A) with (A,) buffers
+    alpha_loss = (-log_alpha.exp() * (log_pi + 1.0)).mean()  # (1,) with (B, 1)
+    return action.sum() + alpha_loss
+
+
+def _logp_column(mean: Tensor, actions: Tensor) -> Tensor:
+    return torch.distributions.Normal(mean, 1.0, validate_args=False).log_prob(actions)
+
+
+def _batch_total(log_prob: Tensor, adv: Tensor) -> Tensor:
+    return log_prob.sum(0) * adv
+
+
+def test_strict_rule_under_compile() -> None:
+    """Per-feature buffers and one-element parameters pass while compiling; (B, 1)
+    actions into a (B,) Normal raise at trace time; batch totals (rule 4) are not
+    tracked while compiling (documented), so that pattern compiles and runs."""
+    torch._dynamo.reset()
+    args = (torch.randn(8, 3), torch.ones(3), torch.zeros(1), torch.randn(8, 1))
+    with strict_broadcasting():
+        assert torch._dynamo.explain(_sac_pieces)(*args).graph_break_count == 0
+        compiled = torch.compile(_sac_pieces, fullgraph=True, backend="eager")
+        torch.testing.assert_close(compiled(*args), _sac_pieces(*args))
+        logp = torch.compile(_logp_column, fullgraph=True, backend="eager")
+        assert logp(torch.zeros(8), torch.zeros(8)).shape == (8,)
+        with pytest.raises(shapesafe.BroadcastError, match=r"shapes \(8, 1\) and \(8,\)"):
+            logp(torch.zeros(8), torch.zeros(8, 1))
+        total = torch.compile(_batch_total, fullgraph=True, backend="eager")
+        log_prob = torch.randn(8, requires_grad=True)
+        assert total(log_prob, torch.randn(8)).shape == (8,)
+        with pytest.raises(shapesafe.BroadcastError, match=r"total over the batch"):
+            _batch_total(log_prob, torch.randn(8))  # eager: caught
+
+
 # ---------------------------------------------------------------- @check under compile
 
 

@@ -115,6 +115,7 @@ _TRACE_BRIDGE = frozenset({_STRICT_FILE, os.path.abspath(trace_time_check.__code
 # lets size-1 axes through). Helpers they call (_batch_mahalanobis...) are not checked.
 _DIST_DIR = os.path.join(os.path.dirname(torch.__file__), "distributions") + os.sep
 _DIST_METHODS = frozenset({"log_prob", "cdf", "icdf"})
+_FX_GRAPH = "<eval_with_key>"
 
 
 def _user_frame(start: FrameType | None) -> tuple[FrameType | None, str | None]:
@@ -133,7 +134,13 @@ def _user_frame(start: FrameType | None) -> tuple[FrameType | None, str | None]:
             via = via or getattr(code, "co_qualname", code.co_name)
             f = f.f_back
             continue
-        if filename.startswith(_TORCH_DIR) or filename.startswith(_SHAPESAFE_DIR):
+        if (
+            filename.startswith(_TORCH_DIR)
+            or filename.startswith(_SHAPESAFE_DIR)
+            # a graph torch.compile produced, run op by op (the "eager" backend): its
+            # ops were checked at trace time, against the user's lines
+            or filename.startswith(_FX_GRAPH)
+        ):
             return None, None
         return f, via
     return None, None

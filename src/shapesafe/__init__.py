@@ -8,16 +8,20 @@ Submodules: ``shapesafe.ops`` (checked ops), ``shapesafe.distributions``,
 from shapesafe._checker.decorator import check as check
 from shapesafe._checker.decorator import check_shape as check_shape
 
-# reaching a whole codebase: the import hook (the pytest plugin is shapesafe.pytest_plugin)
-from shapesafe._hook import HookStats as HookStats
-from shapesafe._hook import ImportHook as ImportHook
-from shapesafe._hook import install_import_hook as install_import_hook
-
 # switches
 from shapesafe._config import disable as disable
 from shapesafe._config import enable as enable
 from shapesafe._config import enabled as enabled
 from shapesafe._config import is_enabled as is_enabled
+
+# reaching a whole codebase: the import hook (the pytest plugin is shapesafe.pytest_plugin)
+from shapesafe._hook import HookStats as HookStats
+from shapesafe._hook import ImportHook as ImportHook
+from shapesafe._hook import install_import_hook as install_import_hook
+
+# checked structured batches (NamedTuple / dataclass / TypedDict-described dicts)
+from shapesafe.batches import check_batch as check_batch
+from shapesafe.batches import checked_batch as checked_batch
 
 # errors
 from shapesafe.errors import AnnotationError as AnnotationError
@@ -31,6 +35,10 @@ from shapesafe.errors import NonFiniteError as NonFiniteError
 from shapesafe.errors import ShapeError as ShapeError
 from shapesafe.errors import ShapesafeError as ShapesafeError
 from shapesafe.errors import UsageError as UsageError
+
+# opt-in memory guards: aliased in-place writes, silent downcasts
+from shapesafe.guards import no_downcast as no_downcast
+from shapesafe.guards import no_overlap as no_overlap
 
 # checked ops (more in shapesafe.ops)
 from shapesafe.ops import gather as gather
@@ -98,8 +106,10 @@ __all__ = [
     "autograd_graph",
     "capture_rng_state",
     "check",
+    "check_batch",
     "check_grads",
     "check_shape",
+    "checked_batch",
     "detached_copy",
     "disable",
     "enable",
@@ -109,11 +119,13 @@ __all__ = [
     "explain_autograd_errors",
     "from_numpy",
     "gather",
-    "install_import_hook",
     "inspect_checkpoint",
+    "install_import_hook",
     "is_enabled",
     "load_checkpoint",
     "newaxis",
+    "no_downcast",
+    "no_overlap",
     "params_without_grad",
     "restore_rng_state",
     "save_checkpoint",

@@ -254,7 +254,7 @@ def test_multi_categorical_refuses_a_sub_action_without_legal_choice() -> None:
     with pytest.raises(UsageError) as info:
         MultiCategorical(torch.zeros(2, 5), nvec=[3, 2], mask=mask)
     assert (info.value.function, info.value.argument) == ("MultiCategorical", "mask")
-    assert "sub-action 1 (nvec[1] = 2) of row logits[1] has no legal choice" in str(info.value)
+    assert "sub-action 1 (nvec[1] = 2) of row mask[1] has no legal choice" in str(info.value)
 
 
 def test_multi_categorical_value_shape_dtype_and_support() -> None:

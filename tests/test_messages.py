@@ -51,10 +51,12 @@ from shapesafe.bc import (
 from shapesafe.cli import main
 from shapesafe.distributions import (
     Bernoulli,
+    Beta,
     Categorical,
     DiagNormal,
     Dist,
     GaussianMixture,
+    MultiCategorical,
     MultivariateNormal,
     Normal,
     TanhNormal,
@@ -922,6 +924,134 @@ DISTRIBUTIONS_CASES: dict[str, Case] = {
         lambda: Normal(0.0, 1.0).entropy_estimate(0),
         None,
         "Normal.entropy_estimate(): argument `n`: must be a positive int, got 0\n  expected: a positive int\n  got: 0",
+    ),
+    # action-space distributions (masks, MultiDiscrete, Box bounds)
+    "distributions: mask_no_legal_action": (
+        lambda: Categorical(
+            logits=E((4, 3)), mask=torch.tensor([[True, False, False]] * 3 + [[False] * 3])
+        ),
+        UsageError,
+        "Categorical(): argument `mask`: row mask[3] allows no action (every entry is False)\n  expected: at least one True (legal action) per row\n  got: all False\n  hint: every state needs at least one legal action: check how the mask is built (True = legal, False = illegal)",
+    ),
+    "distributions: mask_disagrees_with_logits": (
+        lambda: Categorical(
+            logits=torch.tensor([[0.0, -math.inf]]), mask=torch.tensor([[False, True]])
+        ),
+        UsageError,
+        "Categorical(): argument `logits`: row logits[0] gives no probability to any legal action (those where mask[0] is True)\n  expected: some probability on a legal action in every row\n  got: every legal entry of logits[0] is -inf\n  hint: `logits` and `mask` disagree: build both from the same state (True = legal)",
+    ),
+    "distributions: mask_dtype": (
+        lambda: Categorical(logits=E((4, 3)), mask=torch.ones(4, 3)),
+        DtypeError,
+        "Categorical(): argument `mask`: has dtype float32; expected a bool tensor (True = allowed)\n  expected: a bool tensor (True = allowed)\n  got: float32\n  hint: mask.bool() (or mask != 0)",
+    ),
+    "distributions: mask_shared_without_broadcast": (
+        lambda: Categorical(logits=E((4, 3)), mask=torch.ones(3, dtype=torch.bool)),
+        ShapeError,
+        "Categorical(): argument `mask`: has batch shape () but `logits` has batch shape (4,); they must be equal (shapesafe does not broadcast parameters unless asked)\n  expected: (4,)\n  got: ()\n  hint: one `mask` shared across the leading axes? pass broadcast=True (or mask.expand(4, 3) yourself)",
+    ),
+    "distributions: multi_head_size": (
+        lambda: MultiCategorical(E((8, 6)), nvec=[3, 2]),
+        ShapeError,
+        "MultiCategorical(): argument `logits` axis 1: has 6 entries in its last axis, but nvec [3, 2] needs sum(nvec) = 5\n  expected: (*batch, 5)\n  got: (8, 6)\n  hint: one logit per choice of every sub-action, side by side: the head's output size must be sum(action_space.nvec)",
+    ),
+    "distributions: multi_no_nvec": (
+        lambda: MultiCategorical(E((8, 5))),
+        UsageError,
+        "MultiCategorical(): argument `nvec`: is needed with a single logits tensor\n  expected: a non-empty sequence of positive ints (action_space.nvec)\n  got: None\n  hint: pass the sizes of the sub-actions: nvec=env.action_space.nvec",
+    ),
+    "distributions: multi_bad_nvec": (
+        lambda: MultiCategorical(E((8, 5)), nvec=[5, 0]),
+        UsageError,
+        "MultiCategorical(): argument `nvec`: nvec[1] = 0 is not a positive int\n  expected: a non-empty sequence of positive ints (action_space.nvec)\n  got: [5, 0]\n  hint: pass the sizes of the sub-actions: nvec=env.action_space.nvec",
+    ),
+    "distributions: multi_nvec_disagrees": (
+        lambda: MultiCategorical([E((8, 3)), E((8, 2))], nvec=[2, 3]),
+        UsageError,
+        "MultiCategorical(): argument `nvec`: nvec [2, 3] disagrees with the logits' sizes [3, 2]\n  expected: a non-empty sequence of positive ints (action_space.nvec)\n  got: [2, 3]\n  hint: pass the sizes of the sub-actions: nvec=env.action_space.nvec",
+    ),
+    "distributions: multi_parts_batch": (
+        lambda: MultiCategorical([E((8, 3)), E((7, 2))]),
+        ShapeError,
+        "MultiCategorical(): argument `logits`: logits[1] has shape (7, 2), but logits[0] has (8, 3): every sub-action's logits need the same batch axes, (*batch, n_i)\n  expected: (8, n_1)\n  got: (7, 2)\n  hint: build every head from the same observation batch",
+    ),
+    "distributions: multi_sub_action_no_choice": (
+        lambda: MultiCategorical(
+            E((2, 5)),
+            nvec=[3, 2],
+            mask=torch.tensor([[True] * 5, [True, False, False, False, False]]),
+        ),
+        UsageError,
+        "MultiCategorical(): argument `mask`: sub-action 1 (nvec[1] = 2) of row mask[1] has no legal choice: all False\n  expected: a legal choice with a finite logit for every sub-action\n  got: all False\n  hint: every sub-action needs a legal choice",
+    ),
+    "distributions: multi_sub_action_inf": (
+        lambda: MultiCategorical(torch.tensor([[0.0, 0.0, math.inf, 0.0, 0.0]]), nvec=[3, 2]),
+        UsageError,
+        "MultiCategorical(): argument `logits`: sub-action 0 (nvec[0] = 3) of row logits[0] contains +inf\n  expected: a legal choice with a finite logit for every sub-action\n  got: +inf\n  hint: clamp the logits (mask with mask=, not +inf)",
+    ),
+    "distributions: multi_missing_sub_action_axis": (
+        lambda: MultiCategorical(E((8, 5)), nvec=[3, 2]).log_prob(torch.zeros(8, dtype=torch.long)),
+        ShapeError,
+        "MultiCategorical.log_prob(): argument `value`: has 1 axis (8,), but this MultiCategorical needs at least 2 (batch_shape + event_shape)\n  expected: (*sample_shape, 8, 2)\n  got: (8,)\n  = sample_shape + batch_shape (8,) + event_shape (2,)\n  hint: `value` lacks the sub-action axis: a MultiCategorical scores whole actions, one index per sub-action, shape (*batch, 2) (what env.step takes)",
+    ),
+    "distributions: multi_out_of_support": (
+        lambda: MultiCategorical(E((8, 5)), nvec=[3, 2]).log_prob(torch.tensor([[0, 2]] * 8)),
+        UsageError,
+        "MultiCategorical.log_prob(): argument `value`: has 8 of 8 entries outside the support IndependentConstraint(IntegerInterval(lower_bound=0, upper_bound=tensor([2, 1])), 1) of the distribution\n  expected: IndependentConstraint(IntegerInterval(lower_bound=0, upper_bound=tensor([2, 1])), 1)\n  got: value[0] = [0, 2]\n  hint: sub-action i takes values in [0, nvec[i] - 1], nvec = [3, 2]",
+    ),
+    "distributions: multi_kl_nvec": (
+        lambda: td.kl_divergence(
+            MultiCategorical(E((8, 5)), nvec=[3, 2]), MultiCategorical(E((8, 5)), nvec=[2, 3])
+        ),
+        ShapeError,
+        "kl_divergence(): argument `q`: `p` has sub-actions nvec [3, 2] but `q` has nvec [2, 3]; they must be equal\n  expected: nvec [3, 2]\n  got: nvec [2, 3]\n  hint: both distributions must be over the same MultiDiscrete action space",
+    ),
+    "distributions: beta_missing_action_axis": (
+        lambda: Beta(torch.ones(8, 2), torch.ones(8, 2)).log_prob(torch.full((8,), 0.5)),
+        ShapeError,
+        "Beta.log_prob(): argument `value`: has 1 axis (8,), but this Beta needs at least 2 (batch_shape + event_shape)\n  expected: (*sample_shape, 8, 2)\n  got: (8,)\n  = sample_shape + batch_shape (8,) + event_shape (2,)\n  hint: `value` lacks the action axis (2,): a Beta scores whole action vectors, one per batch element (log_prob sums over the action axis)",
+    ),
+    "distributions: beta_outside_unit": (
+        lambda: Beta(torch.ones(8, 2), torch.ones(8, 2)).log_prob(torch.full((8, 2), 1.5)),
+        UsageError,
+        "Beta.log_prob(): argument `value`: has 8 of 8 entries outside the support IndependentConstraint(Interval(lower_bound=0.0, upper_bound=1.0), 1) of the distribution\n  expected: IndependentConstraint(Interval(lower_bound=0.0, upper_bound=1.0), 1)\n  got: value[0] = [1.5, 1.5]\n  hint: a Beta's values lie in [0, 1]; pass low= and high= for other bounds",
+    ),
+    "distributions: beta_bound_per_row": (
+        lambda: Beta(torch.ones(8, 2), torch.ones(8, 2), low=E(8), high=torch.ones(8)),
+        ShapeError,
+        "Beta(): argument `low`: has shape (8,), which does not broadcast to the distribution's batch_shape + event_shape (8, 2)\n  expected: (), (2,) or (8, 2)\n  got: (8,)\n  hint: one bound per action dimension: low of shape (2,) (env.action_space.low)",
+    ),
+    "distributions: bounds_one_given": (
+        lambda: Beta(torch.ones(8, 2), torch.ones(8, 2), low=0.0),
+        UsageError,
+        "Beta(): argument `high`: pass both low= and high= (got only low=)\n  expected: both bounds, or neither\n  got: high=None\n  hint: low=env.action_space.low, high=env.action_space.high",
+    ),
+    "distributions: bounds_swapped": (
+        lambda: TanhNormal(
+            E((8, 2)),
+            torch.ones(8, 2),
+            low=torch.tensor([0.0, 1.0]),
+            high=torch.tensor([1.0, -1.0]),
+        ),
+        UsageError,
+        "TanhNormal(): argument `high`: must be above low everywhere, but high[1] = -1 <= low[1] = 1\n  expected: low < high\n  got: high[1] = -1\n  hint: low=env.action_space.low, high=env.action_space.high (not swapped)",
+    ),
+    "distributions: bounds_infinite": (
+        lambda: TanhNormal(E((8, 2)), torch.ones(8, 2), low=-math.inf, high=1.0),
+        UsageError,
+        "TanhNormal(): argument `low`: must be finite, but low = -inf\n  expected: finite bounds\n  got: low = -inf\n  hint: an unbounded action space has no squashed or Beta policy: use a DiagNormal, or give the bounds the environment clips to",
+    ),
+    "distributions: bounds_type": (
+        lambda: TanhNormal(E((8, 2)), torch.ones(8, 2), low="low", high=1.0),
+        DtypeError,
+        "TanhNormal(): argument `low`: must be a number, an array or a tensor, got the str 'low'\n  expected: a number, an array or a tensor\n  got: str\n  hint: low=env.action_space.low",
+    ),
+    "distributions: tanh_outside_bounds": (
+        lambda: TanhNormal(E((8, 2)), torch.ones(8, 2), low=0.0, high=4.0).log_prob(
+            torch.full((8, 2), -1.0)
+        ),
+        UsageError,
+        "TanhNormal.log_prob(): argument `value`: has 8 of 8 entries outside the support IndependentConstraint(ActionBounds(lower_bound=0.0, upper_bound=4.0), 1) of the distribution\n  expected: IndependentConstraint(ActionBounds(lower_bound=0.0, upper_bound=4.0), 1)\n  got: value[0] = [-1.0, -1.0]\n  hint: actions lie in [low, high] of this TanhNormal: pass actions in the environment's units (not rescaled to [-1, 1])",
     ),
 }
 

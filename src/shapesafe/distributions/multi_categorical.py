@@ -202,17 +202,19 @@ class MultiCategorical(Checked, Distribution):
             if bool(torch.isfinite(lse).all()):
                 continue
             row = first_bad(~torch.isfinite(lse).reshape(part.shape[:-1]))
-            where = f"sub-action {i} (nvec[{i}] = {self.nvec[i]}) of row {fmt_index('logits', row)}"
+            head = f"sub-action {i} (nvec[{i}] = {self.nvec[i]}) of row"
             if legal is not None and not bool(legal[row].any()):
                 arg, got, hint = "mask", "all False", "every sub-action needs a legal choice"
-                summary = f"{where} has no legal choice: its mask entries are all False"
+                summary = f"{head} {fmt_index('mask', row)} has no legal choice: all False"
             elif bool((part[row] == math.inf).any()):
                 arg, got, hint = "logits", "+inf", "clamp the logits (mask with mask=, not +inf)"
-                summary = f"{where} contains +inf"
+                summary = f"{head} {fmt_index('logits', row)} contains +inf"
             else:
                 arg, got = "logits", "every legal logit -inf"
                 hint = "mask with mask=; the logits of a sub-action must not all be -inf"
-                summary = f"{where} gives no probability to any legal choice"
+                summary = (
+                    f"{head} {fmt_index('logits', row)} gives no probability to any legal choice"
+                )
             raise error(
                 UsageError,
                 summary,

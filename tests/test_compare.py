@@ -94,6 +94,7 @@ def test_diffusion_sweep_rows_and_default_restored() -> None:
     default = rows[1]
     assert policies["diffusion"].inference_steps == 10  # type: ignore[attr-defined]
     assert rows[2].options == {"inference_steps": 5}
+    assert rows[2].mode is None and rows[1].mode is not None  # the sweep samples only
     assert default.ms_per_action is not None and rows[3].ms_per_action is not None
 
 

@@ -72,7 +72,9 @@ RECIPES: dict[str, Recipe] = {
     "deterministic": Recipe({"hidden": (64, 64)}, steps=3000, lr=1e-3),
     "mixture": Recipe({}, steps=3000, lr=1e-3),
     "cvae": Recipe({}, steps=3000, lr=1e-3),
-    "diffusion": Recipe({}, steps=3000, lr=1e-3),
+    # 3000 steps: 46% success sampling on obstacle (100% taking the densest of 16
+    # samples); 10000 steps: 90%.
+    "diffusion": Recipe({}, steps=10000, lr=1e-3),
     "autoregressive": Recipe({}, steps=3000, lr=1e-3),
     "chunk": Recipe({}, steps=3000, lr=1e-3),
     "frame-stack": Recipe({"history": 4}, steps=4000, lr=1e-3),
@@ -141,7 +143,7 @@ class Row:
 
     kind: str
     sampled: Score
-    mode: Score
+    mode: Score | None
     train_seconds: float | None
     ms_per_action: float | None
     parameters: int | None
@@ -243,11 +245,11 @@ def ms_per_action(policy: Policy, obs: np.ndarray, calls: int = 200) -> float:
     return 1e3 * elapsed / calls
 
 
-def _row(kind: str, sampled: EnvEvaluation, mode: EnvEvaluation, **extra: Any) -> Row:
+def _row(kind: str, sampled: EnvEvaluation, mode: EnvEvaluation | None, **extra: Any) -> Row:
     return Row(
         kind,
         Score.of(sampled),
-        Score.of(mode),
+        None if mode is None else Score.of(mode),
         extra.get("train_seconds"),
         extra.get("ms_per_action"),
         extra.get("parameters"),
@@ -336,7 +338,9 @@ def _diffusion_sweep(
     start_obs: np.ndarray,
     quiet: bool,
 ) -> list[Row]:
-    """The diffusion policy re-scored with fewer (or more) reverse steps."""
+    """The diffusion policy re-scored with fewer (or more) reverse steps, sampling only
+    (the most likely action costs ``candidates`` samples, and 100 steps already take
+    ~10x the default's time per action)."""
     rows = []
     default = policy.inference_steps
     try:
@@ -345,16 +349,13 @@ def _diffusion_sweep(
                 _say(quiet, f"    diffusion: skipping {n} inference steps (> train_steps)")
                 continue
             policy.inference_steps = n
-            ev, ev_mode = (
-                evaluate_in_env(policy, env, eval_episodes, eval_seed, deterministic=d)
-                for d in (False, True)
-            )
+            ev = evaluate_in_env(policy, env, eval_episodes, eval_seed)
             ms = ms_per_action(policy, start_obs)
             rows.append(
                 _row(
                     f"diffusion ({n} steps)",
                     ev,
-                    ev_mode,
+                    None,
                     ms_per_action=ms,
                     parameters=parameter_count(policy),
                     options={"inference_steps": n},
@@ -370,9 +371,9 @@ def _fmt_row(r: Row) -> list[str]:
     return [
         r.kind,
         f"{r.sampled.success_rate:.0%}",
-        f"{r.mode.success_rate:.0%}",
+        "-" if r.mode is None else f"{r.mode.success_rate:.0%}",
         f"{r.sampled.mean_return:.2f}",
-        f"{r.mode.mean_return:.2f}",
+        "-" if r.mode is None else f"{r.mode.mean_return:.2f}",
         "-" if r.train_seconds is None else f"{r.train_seconds:.1f}",
         "-" if r.ms_per_action is None else f"{r.ms_per_action:.2f}",
         "-" if r.parameters is None else f"{r.parameters:,}",

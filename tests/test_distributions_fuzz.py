@@ -16,9 +16,11 @@ from torch import Tensor
 from shapesafe import _config
 from shapesafe.distributions import (
     Bernoulli,
+    Beta,
     Categorical,
     DiagNormal,
     GaussianMixture,
+    MultiCategorical,
     MultivariateNormal,
     Normal,
     TanhNormal,
@@ -97,7 +99,9 @@ def _good(name: str, shape: tuple[int, ...]) -> Tensor:
     if name in ("covariance_matrix", "precision_matrix", "scale_tril"):
         return torch.eye(shape[-1]).expand(shape).clone() if len(shape) >= 2 else torch.ones(shape)
     gen = torch.Generator().manual_seed(sum(shape) + len(name))  # reproducible
-    if name in ("scale", "scales", "probs"):
+    if name == "mask":
+        return torch.rand(shape, generator=gen) > 0.3
+    if name in ("scale", "scales", "probs", "concentration1", "concentration0"):
         return torch.rand(shape, generator=gen) * 0.9 + 0.05
     return torch.randn(shape, generator=gen)
 
@@ -136,12 +140,42 @@ def _reference(cls: type, kwargs: dict[str, typing.Any], validate: bool | None) 
         return td.Categorical(validate_args=v, **kwargs)
     if cls is Bernoulli:
         return td.Bernoulli(validate_args=v, **kwargs)
+    if cls is Beta:
+        beta = td.Beta(kwargs["concentration1"], kwargs["concentration0"], validate_args=v)
+        return td.Independent(beta, 1, validate_args=v)
+    if cls is MultiCategorical:
+        return _IndependentCategoricals(kwargs["logits"], kwargs["mask"], v)
     assert cls is GaussianMixture
     mix = td.Categorical(logits=kwargs["logits"], validate_args=v)
     comp = td.Independent(
         td.Normal(kwargs["locs"], kwargs["scales"], validate_args=v), 1, validate_args=v
     )
     return td.MixtureSameFamily(mix, comp, validate_args=v)
+
+
+class _IndependentCategoricals:
+    """The reference of a MultiCategorical over nvec (K, 1): torch Categoricals side by
+    side, masked logits set to -inf."""
+
+    def __init__(self, logits: Tensor, mask: Tensor | None, validate: bool | None) -> None:
+        if mask is not None:
+            logits = logits.masked_fill(~mask, -math.inf)
+        self.parts = [
+            td.Categorical(logits=part, validate_args=validate)
+            for part in logits.split(list(MULTI_NVEC(logits.shape[-1])), -1)
+        ]
+        self.batch_shape = self.parts[0].batch_shape
+        self.event_shape = torch.Size([len(self.parts)])
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        return torch.stack([p.log_prob(value[..., i]) for i, p in enumerate(self.parts)], -1).sum(
+            -1
+        )
+
+
+def MULTI_NVEC(n: int) -> tuple[int, ...]:
+    """The nvec of the fuzzed MultiCategoricals: (K, 1), for logits of K + 1 entries."""
+    return (n - 1, 1)
 
 
 _PARAMS: dict[type, tuple[str, ...]] = {
@@ -152,12 +186,16 @@ _PARAMS: dict[type, tuple[str, ...]] = {
     Categorical: ("probs", "logits"),
     Bernoulli: ("probs", "logits"),
     GaussianMixture: ("logits", "locs", "scales"),
+    Beta: ("concentration1", "concentration0"),
+    MultiCategorical: ("logits", "mask"),
 }
 
 
 def _zeros_value(d: typing.Any) -> Tensor:
     shape = tuple(d.batch_shape) + tuple(d.event_shape)
-    if isinstance(d, td.Categorical):
+    if isinstance(d, Beta):  # inside (0, 1), where no clamping happens
+        return torch.full(shape, 0.5, dtype=d.concentration1.dtype)
+    if isinstance(d, (td.Categorical, MultiCategorical)):
         return torch.zeros(shape, dtype=torch.long)
     return torch.zeros(shape, dtype=d.mean.dtype if not isinstance(d, TanhNormal) else d.loc.dtype)
 
@@ -183,7 +221,10 @@ def test_fuzz_constructors_and_log_prob_match_torch_or_raise_ours(
         "precision_matrix": (d, d),
         "scale_tril": (d, d),
         "probs": (k,) if cls is Categorical else (),
-        "logits": (k,) if cls in (Categorical, GaussianMixture) else (),
+        "logits": (k + 1,) if cls is MultiCategorical else (k,) if cls is not Bernoulli else (),
+        "mask": (k + 1,),
+        "concentration1": (d,),
+        "concentration0": (d,),
         "locs": (k, d),
         "scales": (k, d),
     }
@@ -199,6 +240,12 @@ def test_fuzz_constructors_and_log_prob_match_torch_or_raise_ours(
         for name in _PARAMS[cls]:
             if name not in (keep, "loc") and data.draw(st.booleans(), label=f"drop {name}"):
                 kwargs[name] = None
+    if cls is MultiCategorical:
+        if data.draw(st.booleans(), label="drop mask"):
+            kwargs["mask"] = None
+        logits = kwargs["logits"]
+        n = logits.shape[-1] if isinstance(logits, Tensor) and logits.dim() else k + 1
+        kwargs["nvec"] = MULTI_NVEC(max(n, 2))
     try:
         ours = cls(**kwargs, validate_args=validate)
     except ShapesafeError as err:

@@ -163,6 +163,14 @@ def test_sampling_follows_the_bin_probabilities() -> None:
     # greedy, 4 bins: the most probable bin
     assert float(policy.act(np.zeros(1), deterministic=True)[0]) == pytest.approx(0.75)
 
+    policy.temperature = 0.5  # shares ∝ p ** 2
+    sharp = policy.act(np.zeros((4000, 1), np.float32))[:, 0]
+    p2 = np.array([0.1, 0.2, 0.3, 0.4]) ** 2
+    np.testing.assert_allclose(
+        [(np.abs(sharp - c) < 1e-6).mean() for c in centres], p2 / p2.sum(), atol=0.03
+    )
+    policy.temperature = 1.0
+
     policy.jitter = True
     jittered = policy.act(np.zeros((4000, 1), np.float32))[:, 0]
     assert ((jittered >= -1) & (jittered <= 1)).all()
@@ -240,8 +248,11 @@ def test_bad_options_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="`low` must be a finite number or 2 of them") as e:
         AutoregressivePolicy(2, 2, low=[0.0, 1.0, 2.0], high=3.0)
     assert e.value.expected == "a number or a list of 2"
+    with pytest.raises(UsageError, match="`temperature` must be a number > 0, got 0") as e:
+        AutoregressivePolicy(2, 2, temperature=0)
+    assert e.value.function == "AutoregressivePolicy" and e.value.argument == "temperature"
     with pytest.raises(UsageError, match="unknown option for AutoregressivePolicy"):
-        AutoregressivePolicy.from_specs(ObsSpec((3,)), ActSpec((2,)), temperature=1.0)
+        AutoregressivePolicy.from_specs(ObsSpec((3,)), ActSpec((2,)), beam_width=4)
     with pytest.raises(DtypeError) as e:
         AutoregressivePolicy.from_specs(ObsSpec((3,)), ActSpec((), torch.int64, discrete=4))
     assert e.value.argument == "act_spec"

@@ -77,6 +77,22 @@ def _smoothed(probs: Float[Tensor, "batch bins"]) -> Float[Tensor, "batch bins"]
     return padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:]
 
 
+def _temperature(value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value < float("inf")
+    ):
+        raise error(
+            UsageError,
+            f"`temperature` must be a number > 0, got {value!r}",
+            argument="temperature",
+            expected="a number > 0",
+            got=repr(value),
+        )
+    return float(value)
+
+
 def _plain(given: Any, bound: Tensor | None) -> float | list[float] | None:
     if bound is None:
         return None
@@ -108,6 +124,10 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
     samples each dimension's bin in turn; with ``jitter=True`` the returned value is
     drawn uniformly inside the sampled bin instead of its centre (the next dimension is
     still conditioned on the centre, as in training), so sampled actions are continuous.
+    ``temperature`` divides the logits when sampling: below 1 it sharpens each
+    dimension's distribution towards its likely bins (two equally likely modes stay
+    equally likely), trading the expert's spread for reliability; it can be changed
+    after training (a plain attribute).
 
     Args:
         obs_dim: size of a (flat) observation.
@@ -118,6 +138,8 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
         low: lower action bound (a number or one per dimension), or ``None`` to learn it.
         high: upper action bound, or ``None``.
         jitter: sample uniformly within the chosen bin when acting stochastically.
+        temperature: divides the logits when sampling (``act()``); 1 samples the
+            learned distribution.
 
     Examples:
         >>> import torch
@@ -145,6 +167,7 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
         low: float | Sequence[float] | None = None,
         high: float | Sequence[float] | None = None,
         jitter: bool = False,
+        temperature: float = 1.0,
     ) -> None:
         super().__init__(obs_dim, act_dim, hidden, activation)
         with add_context("AutoregressivePolicy"):
@@ -171,6 +194,8 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
         self._high = _plain(high, hi)
         self._fixed_bounds = lo is not None
         self.jitter = bool(jitter)
+        with add_context("AutoregressivePolicy"):
+            self.temperature = _temperature(temperature)
         # low > high marks "not learned yet" (inf, -inf): the first data sets them
         self.register_buffer("act_low", lo if lo is not None else torch.full((act_dim,), torch.inf))
         self.register_buffer(
@@ -187,6 +212,7 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
             "low": self._low,
             "high": self._high,
             "jitter": self.jitter,
+            "temperature": self.temperature,
         }
 
     # ------------------------------------------------------------- bins
@@ -263,10 +289,10 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
         index = torch.zeros(n, self.act_dim, dtype=torch.long, device=obs.device)
         for i in range(self.act_dim):
             logits = self._score_dim(obs, unit, i)
-            probs = torch.softmax(logits, -1)
             if greedy:
-                index[:, i] = _smoothed(probs).argmax(-1)
+                index[:, i] = _smoothed(torch.softmax(logits, -1)).argmax(-1)
             else:
+                probs = torch.softmax(logits / _temperature(self.temperature), -1)
                 index[:, i] = torch.multinomial(probs, 1).squeeze(-1)
             unit[:, i] = self._unit(index[:, i])
         return index

@@ -57,8 +57,8 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
         >>> import numpy as np
         >>> from shapesafe.bc import CategoricalPolicy
         >>> policy = CategoricalPolicy(obs_dim=4, n_actions=3)
-        >>> policy.act(np.zeros(4), action_mask=np.array([False, True, False]))
-        array(1)
+        >>> int(policy.act(np.zeros(4), action_mask=np.array([False, True, False])))
+        1
     """
 
     loss_name = "cross-entropy"

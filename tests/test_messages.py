@@ -1931,3 +1931,64 @@ def test_window_message_wording(case: str) -> None:
     call, cls, expected = WINDOW_CASES[case]
     text = _message(call, cls)
     assert text == (expected() if callable(expected) else expected)
+
+
+# ---------------- rollouts in an environment (bc.rollout, bc.evaluate_in_env)
+
+
+def _rollout_cases() -> dict[str, Case]:
+    import gymnasium as gym
+
+    from shapesafe.bc import evaluate_in_env, rollout
+    from shapesafe.bc.tasks import ObstacleEnv, ObstacleExpert
+
+    return {
+        "rollout: observation space": (
+            lambda: rollout(GaussianPolicy(3, 2), ObstacleEnv(), 1),
+            ShapeError,
+            "rollout(): argument `env`: the env's observations do not fit GaussianPolicy\n"
+            "  expected: observations of shape (3,)\n"
+            "  got: observation space of shape (2,)\n"
+            "  hint: build the policy with obs_spec=ObsSpec((2,)), or wrap the env",
+        ),
+        "rollout: action space": (
+            lambda: evaluate_in_env(GaussianPolicy(2, 3), ObstacleEnv(), 1),
+            ShapeError,
+            "evaluate_in_env(): argument `env`: the env's actions do not fit GaussianPolicy\n"
+            "  expected: actions of shape (3,) (what the policy produces)\n"
+            "  got: action space of shape (2,)",
+        ),
+        "rollout: discrete env, continuous policy": (
+            lambda: rollout(GaussianPolicy(4, 2), gym.make("CartPole-v1"), 1),
+            ShapeError,
+            "rollout(): argument `env`: the env's actions do not fit GaussianPolicy\n"
+            "  expected: continuous actions (what the policy produces)\n"
+            "  got: Discrete(2)",
+        ),
+        "rollout: callable's action shape": (
+            lambda: rollout(lambda obs: np.zeros(3, np.float32), ObstacleEnv(), 1),
+            ShapeError,
+            "rollout(): argument `policy`: the policy returned an action that does not fit "
+            "the env's action space\n  expected: an action of shape (2,)\n  got: shape (3,)",
+        ),
+        "rollout: not a policy": (
+            lambda: rollout("gaussian", ObstacleEnv(), 1),  # type: ignore[arg-type]
+            UsageError,
+            "rollout(): argument `policy`: must be a shapesafe Policy or a callable obs -> "
+            "action\n  expected: a Policy or a callable\n  got: the str 'gaussian'",
+        ),
+        "rollout: episodes": (
+            lambda: rollout(ObstacleExpert(), ObstacleEnv(), 0),
+            UsageError,
+            "rollout(): `episodes` must be a positive integer, got 0",
+        ),
+    }
+
+
+ROLLOUT_CASES = _rollout_cases()
+
+
+@pytest.mark.parametrize("case", list(ROLLOUT_CASES))
+def test_rollout_message_wording(case: str) -> None:
+    call, cls, expected = ROLLOUT_CASES[case]
+    assert _message(call, cls) == (expected() if callable(expected) else expected)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from shapesafe._format import fmt_shape, fmt_value
+from shapesafe._format import error, fmt_shape, fmt_value
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc._validate import whole_number
 from shapesafe.bc.policies.base import Policy
@@ -100,53 +100,47 @@ def _space_shape(space: Any) -> tuple[int, ...] | None:
 
 def check_spaces(policy: Policy, env: Any, function: str) -> None:
     """Refuse an env whose observation/action spaces do not match the policy's specs."""
+    name = type(policy).__name__
     obs_shape = _space_shape(env.observation_space)
     if obs_shape is not None and obs_shape != policy.obs_spec.shape:
-        raise ShapeError(
-            f"{function}(): the env's observation space has shape {fmt_shape(obs_shape)}, "
-            f"but {type(policy).__name__} expects observations of shape "
-            f"{fmt_shape(policy.obs_spec.shape)}\n  hint: build the policy with "
-            f"obs_spec=ObsSpec({obs_shape}) or wrap the env to match",
+        raise error(
+            ShapeError,
+            f"the env's observations do not fit {name}",
             function=function,
             argument="env",
-            expected=fmt_shape(policy.obs_spec.shape),
-            got=fmt_shape(obs_shape),
-            hint=f"build the policy with obs_spec=ObsSpec({obs_shape}) or wrap the env",
+            expected=f"observations of shape {fmt_shape(policy.obs_spec.shape)}",
+            got=f"observation space of shape {fmt_shape(obs_shape)}",
+            hint=f"build the policy with obs_spec=ObsSpec({obs_shape}), or wrap the env",
         )
     space = env.action_space
     n = getattr(space, "n", None)
     spec = policy.act_spec
     if n is not None:  # gymnasium Discrete
         if spec.discrete != int(n):
-            want = "a continuous action" if spec.discrete is None else f"{spec.discrete} choices"
-            raise ShapeError(
-                f"{function}(): the env has a discrete action space with {int(n)} choices, "
-                f"but {type(policy).__name__} produces {want}",
+            want = "continuous actions" if spec.discrete is None else f"Discrete({spec.discrete})"
+            raise error(
+                ShapeError,
+                f"the env's actions do not fit {name}",
                 function=function,
                 argument="env",
-                expected=want,
+                expected=f"{want} (what the policy produces)",
                 got=f"Discrete({int(n)})",
             )
         return
-    act_shape = _space_shape(space)
-    if spec.discrete is not None:
-        raise ShapeError(
-            f"{function}(): {type(policy).__name__} produces discrete actions "
-            f"({spec.discrete} choices), but the env's action space is continuous "
-            f"with shape {fmt_shape(act_shape or ())}",
-            function=function,
-            argument="env",
-            expected=f"Discrete({spec.discrete})",
-            got=fmt_shape(act_shape or ()),
+    act_shape = _space_shape(space) or ()
+    if spec.discrete is not None or act_shape != spec.shape:
+        want = (
+            f"Discrete({spec.discrete})"
+            if spec.discrete is not None
+            else f"actions of shape {fmt_shape(spec.shape)}"
         )
-    if act_shape is not None and act_shape != spec.shape:
-        raise ShapeError(
-            f"{function}(): the env's action space has shape {fmt_shape(act_shape)}, but "
-            f"{type(policy).__name__} produces actions of shape {fmt_shape(spec.shape)}",
+        raise error(
+            ShapeError,
+            f"the env's actions do not fit {name}",
             function=function,
             argument="env",
-            expected=fmt_shape(spec.shape),
-            got=fmt_shape(act_shape),
+            expected=f"{want} (what the policy produces)",
+            got=f"action space of shape {fmt_shape(act_shape)}",
         )
 
 
@@ -163,9 +157,9 @@ def _actor(
 
         return act, p.reset
     if not callable(policy):
-        raise UsageError(
-            f"{function}(): `policy` must be a shapesafe Policy or a callable obs -> "
-            f"action, got {fmt_value(policy)}",
+        raise error(
+            UsageError,
+            "must be a shapesafe Policy or a callable obs -> action",
             function=function,
             argument="policy",
             expected="a Policy or a callable",
@@ -181,13 +175,13 @@ def _as_env_action(action: Any, space: Any, function: str) -> Any:
     arr = np.asarray(action, dtype=getattr(space, "dtype", np.float32))
     shape = _space_shape(space)
     if shape is not None and arr.shape != shape:
-        raise ShapeError(
-            f"{function}(): the policy returned an action of shape {fmt_shape(arr.shape)}, "
-            f"but the env's action space has shape {fmt_shape(shape)}",
+        raise error(
+            ShapeError,
+            "the policy returned an action that does not fit the env's action space",
             function=function,
             argument="policy",
-            expected=fmt_shape(shape),
-            got=fmt_shape(arr.shape),
+            expected=f"an action of shape {fmt_shape(shape)}",
+            got=f"shape {fmt_shape(arr.shape)}",
         )
     return arr
 

@@ -110,20 +110,6 @@ def _fields_checker(cls: type) -> Callable[..., None]:
     return checked  # type: ignore[no-any-return]
 
 
-def _as_field_error(err: ShapesafeError) -> ShapesafeError:
-    """The checker says "argument `obs`"; for a batch, the argument is a field."""
-    text = err.message.replace("argument `", "field `", 1)
-    new = type(err)(text, **err._fields())
-    return new
-
-
-def _run(checker: Callable[..., None], values: Any) -> None:
-    try:
-        checker(*values)
-    except ShapesafeError as err:
-        raise _as_field_error(err) from None
-
-
 def checked_batch(cls: C) -> C:
     """Check the annotated fields of a NamedTuple or dataclass together, whenever one is
     built.
@@ -131,7 +117,9 @@ def checked_batch(cls: C) -> C:
     Dims are shared across fields (``obs: Float[Tensor, "batch obs"]`` and ``actions:
     Int[Tensor, "batch"]`` must agree on ``batch``); a mismatch raises
     :class:`shapesafe.ShapeError` (or :class:`shapesafe.DtypeError`) naming the class and
-    the field. Checked: ``Cls(...)``, and for a NamedTuple also ``_make`` and
+    the field (the fields are the arguments of the constructor, and the message calls
+    them so: ``Transition(): argument `actions` ...``, the same under ``torch.compile``).
+    Checked: ``Cls(...)``, and for a NamedTuple also ``_make`` and
     ``_replace``; for a dataclass, ``__init__`` (so ``dataclasses.replace`` too).
     Assigning a field of a mutable dataclass afterwards is not checked. Put
     ``@checked_batch`` *above* ``@dataclass``. A TypedDict cannot be hooked (calling it
@@ -153,7 +141,7 @@ def checked_batch(cls: C) -> C:
     >>> Transition(torch.zeros(4, 3), torch.zeros(5, dtype=torch.long))
     Traceback (most recent call last):
     ...
-    shapesafe.ShapeError: Transition(): field `actions` axis 0 ('batch'): expected batch=4 ...
+    shapesafe.ShapeError: Transition(): argument `actions` axis 0 ('batch'): expected batch=4 ...
       annotation: Int[Tensor, "batch"]
       bindings: batch=4 (from `obs`), obs=3 (from `obs`)
     """
@@ -174,15 +162,19 @@ def checked_batch(cls: C) -> C:
     if _config.DISABLED_BY_ENV:
         return cls
     checker = _fields_checker(cls)
-    state = _config.STATE
     if _is_namedtuple(cls):
-        _hook_namedtuple(cls, checker, state)
+        _hook_namedtuple(cls, checker)
     elif dataclasses.is_dataclass(cls):
-        _hook_dataclass(cls, checker, state)
+        _hook_dataclass(cls, checker)
     return cls
 
 
-def _hook_namedtuple(cls: type, checker: Callable[..., None], state: Any) -> None:
+# The hooks read the switch as `_config.STATE.enabled` (a module global), not through a
+# closure variable: dynamo traces a global's attribute (and guards on it) but cannot wrap
+# a `_State` object held in a closure cell, which broke `fullgraph=True` for dataclasses.
+
+
+def _hook_namedtuple(cls: type, checker: Callable[..., None]) -> None:
     orig_new = cls.__new__
     orig_make = cls.__dict__["_make"].__func__
 
@@ -191,30 +183,30 @@ def _hook_namedtuple(cls: type, checker: Callable[..., None], state: Any) -> Non
     @functools.wraps(orig_new)
     def __new__(klass: type, *args: Any, **kwargs: Any) -> Any:
         self = orig_new(klass, *args, **kwargs)
-        if state.enabled:
-            _run(checker, self)
+        if _config.STATE.enabled:
+            checker(*self)
         return self
 
     @functools.wraps(orig_make)
     def _make(klass: type, iterable: Any) -> Any:
         self = orig_make(klass, iterable)
-        if state.enabled:
-            _run(checker, self)
+        if _config.STATE.enabled:
+            checker(*self)
         return self
 
     type.__setattr__(cls, "__new__", __new__)
     type.__setattr__(cls, "_make", classmethod(_make))  # `_replace` goes through `_make`
 
 
-def _hook_dataclass(cls: type, checker: Callable[..., None], state: Any) -> None:
+def _hook_dataclass(cls: type, checker: Callable[..., None]) -> None:
     orig_init = cls.__dict__["__init__"]
     names = _field_names(cls)
 
     @functools.wraps(orig_init)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         orig_init(self, *args, **kwargs)
-        if state.enabled:
-            _run(checker, [getattr(self, n) for n in names])
+        if _config.STATE.enabled:
+            checker(*[getattr(self, n) for n in names])
 
     type.__setattr__(cls, "__init__", __init__)
 

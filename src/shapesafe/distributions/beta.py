@@ -65,7 +65,9 @@ class Beta(Checked, TransformedDistribution):
         concentration1: alpha, ``> 0``: a tensor ``(*batch, act)`` or a Python number.
         concentration0: beta, ``> 0``: same shape.
         validate_args: torch's flag: check parameter values (and ``log_prob`` support).
-        low, high: the action bounds (both or neither); default ``[0, 1]``.
+        low: the lower action bounds (with ``high``; default 0): a number, or an
+            array/tensor of shape ``(act,)`` or ``(*batch, act)``.
+        high: the upper action bounds (with ``low``; default 1), shaped like ``low``.
         broadcast: allow the concentrations to broadcast against each other.
 
     >>> import torch

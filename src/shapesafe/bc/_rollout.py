@@ -305,7 +305,9 @@ def evaluate_in_env(
         1.0
     """
     start = time.perf_counter()
-    with torch.inference_mode():
+    # no_grad, not inference_mode: a stateful policy keeps tensors made here (its history)
+    # and may update them in place after this returns.
+    with torch.no_grad():
         r = _collect(policy, env, episodes, seed, deterministic, progress, "evaluate_in_env")
     elapsed = time.perf_counter() - start
     n = r.episodes

@@ -569,3 +569,11 @@ def test_only_log_prob_cdf_icdf_of_torch_distributions_are_looked_into() -> None
         assert wide.log_prob(torch.zeros(B, A)).shape == (B, A)
         mvn = distributions.MultivariateNormal(torch.zeros(A), torch.eye(A))
         assert mvn.log_prob(torch.zeros(B, A)).shape == (B,)
+
+
+def test_self_normalised_weights_the_documented_way() -> None:
+    w, adv = torch.rand(B, requires_grad=True), torch.randn(B)
+    with strict_broadcasting():
+        with pytest.raises(BroadcastError, match=r"total over the batch"):
+            w * adv / w.sum()
+        assert torch.allclose((w / w.sum()) * adv, w * adv / w.sum().detach())

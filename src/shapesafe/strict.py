@@ -34,7 +34,8 @@ as torch aligns them:
    requires grad and has a batch axis of size ``B > 1``) raises when it meets a different
    tensor whose leading axis has size ``B`` (``log_prob.sum(0) * advantages``): rule 1
    would let it pass as a scalar, and it is almost always a sum over the wrong axis.
-   ``w / w.sum()`` (the total of the same tensor) passes.
+   ``w / w.sum()`` (the total of the same tensor) passes; ``w * adv / w.sum()`` with a
+   gradient-carrying ``w`` does not (write ``(w / w.sum()) * adv``).
 
 ``allow_size_one=False`` is stricter: no size-1 axis may expand (``(B, A)`` with
 ``(B, 1)``, ``(1,)`` with ``(B,)`` raise), and a lower-rank operand must equal the

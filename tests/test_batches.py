@@ -19,9 +19,6 @@ from torch import Tensor
 import shapesafe
 from shapesafe import AnnotationError, DtypeError, ShapeError
 
-DISABLED = shapesafe._config.DISABLED_BY_ENV
-needs_checks = pytest.mark.skipif(DISABLED, reason="checks off by SHAPESAFE_DISABLE")
-
 
 @shapesafe.checked_batch
 class Transition(NamedTuple):
@@ -78,7 +75,6 @@ def test_namedtuple_builds_and_keeps_the_values(batch: int, obs: int) -> None:
     assert Transition(obs=o, actions=a, rewards=r) == t  # keywords too
 
 
-@needs_checks
 @given(batch=st.integers(1, 6), obs=st.integers(1, 5), delta=st.integers(1, 3))
 def test_namedtuple_fields_share_dims(batch: int, obs: int, delta: int) -> None:
     with pytest.raises(ShapeError) as info:
@@ -89,7 +85,6 @@ def test_namedtuple_fields_share_dims(batch: int, obs: int, delta: int) -> None:
     assert f"expected batch={batch} (bound by `obs`)" in str(err)
 
 
-@needs_checks
 def test_namedtuple_dtype_and_rank() -> None:
     with pytest.raises(DtypeError) as info:
         Transition(torch.randn(4, 3), torch.zeros(4), torch.randn(4))  # float actions
@@ -100,7 +95,6 @@ def test_namedtuple_dtype_and_rank() -> None:
     assert "(4, 1)" in str(info2.value)
 
 
-@needs_checks
 def test_namedtuple_make_and_replace_are_checked() -> None:
     t = _transition(4, 3)
     assert Transition._make(list(t)) == t
@@ -111,7 +105,6 @@ def test_namedtuple_make_and_replace_are_checked() -> None:
         Transition._make([torch.randn(4, 3), torch.zeros(3, dtype=torch.long), torch.randn(4)])
 
 
-@needs_checks
 def test_passing_an_unchecked_batch_to_a_checked_function_checks_it() -> None:
     @shapesafe.check
     def td_loss(b: Transition) -> Float[Tensor, ""]:
@@ -131,7 +124,6 @@ def test_passing_an_unchecked_batch_to_a_checked_function_checks_it() -> None:
 # @checked_batch on a dataclass
 
 
-@needs_checks
 @given(time=st.integers(1, 4), env=st.integers(1, 3), obs=st.integers(1, 3))
 def test_dataclass_checks_init_and_replace(time: int, env: int, obs: int) -> None:
     r = Rollout(torch.randn(time, env, obs), torch.randn(time, env), horizon=time)
@@ -146,7 +138,6 @@ def test_dataclass_checks_init_and_replace(time: int, env: int, obs: int) -> Non
     assert info2.value.argument == "horizon"
 
 
-@needs_checks
 def test_local_class_with_string_annotations() -> None:
     # `from __future__ import annotations` here: the names resolve in this function
     Obs = Float[Tensor, "batch obs"]
@@ -212,7 +203,6 @@ def test_check_batch_returns_the_mapping(batch: int, obs: int) -> None:
     assert shapesafe.check_batch(d, Sample) is d
 
 
-@needs_checks
 @given(batch=st.integers(1, 6), obs=st.integers(1, 5), delta=st.integers(1, 2))
 def test_check_batch_shares_dims_across_keys(batch: int, obs: int, delta: int) -> None:
     with pytest.raises(ShapeError) as info:
@@ -222,7 +212,6 @@ def test_check_batch_shares_dims_across_keys(batch: int, obs: int, delta: int) -
     assert "key `next_obs` axis 0 ('batch')" in str(err)
 
 
-@needs_checks
 def test_check_batch_missing_and_extra_keys() -> None:
     d = _sample(4, 3)
     del d["actions"]
@@ -242,7 +231,6 @@ def test_check_batch_missing_and_extra_keys() -> None:
         shapesafe.check_batch([1, 2], Sample)  # type: ignore[type-var]
 
 
-@needs_checks
 def test_check_batch_optional_keys() -> None:
     assert shapesafe.check_batch({"obs": torch.zeros(2, 3)}, PartialSample)
     assert shapesafe.check_batch({}, PartialSample) == {}
@@ -251,7 +239,6 @@ def test_check_batch_optional_keys() -> None:
     assert (info.value.argument, info.value.axis) == ("goals", 1)
 
 
-@needs_checks
 def test_check_batch_against_namedtuple_and_dataclass_specs() -> None:
     good = {"obs": torch.zeros(4, 2), "actions": torch.zeros(4, dtype=torch.long)}
     with pytest.raises(ShapeError, match="needs key 'rewards'"):
@@ -287,7 +274,6 @@ def _rollout_sum(o: Tensor, v: Tensor) -> Tensor:
     return ro.obs.mean(-1) + ro.values
 
 
-@needs_checks
 def test_under_torch_compile_fullgraph() -> None:
     torch._dynamo.reset()
     td = torch.compile(_td_target, backend="eager", fullgraph=True)

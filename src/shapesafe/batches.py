@@ -159,6 +159,7 @@ def checked_batch(cls: C) -> C:
             argument="cls",
             hint=f"check the dicts with shapesafe.check_batch(d, {cls.__qualname__})",
         )
+    _field_names(cls)  # refuses other classes, also when checks are off
     if _config.DISABLED_BY_ENV:
         return cls
     checker = _fields_checker(cls)

@@ -1992,3 +1992,150 @@ ROLLOUT_CASES = _rollout_cases()
 def test_rollout_message_wording(case: str) -> None:
     call, cls, expected = ROLLOUT_CASES[case]
     assert _message(call, cls) == (expected() if callable(expected) else expected)
+
+
+# ---------------- multimodal and discrete policies (mixture, autoregressive, categorical)
+
+
+def _multimodal_cases() -> dict[str, Case]:
+    from shapesafe.bc import ActSpec, AutoregressivePolicy, CategoricalPolicy, MixturePolicy
+    from shapesafe.bc import Batch as _Batch
+    from shapesafe.bc import ObsSpec as _ObsSpec
+    from shapesafe.errors import DataError
+
+    def cat() -> CategoricalPolicy:
+        return CategoricalPolicy(2, 3, hidden=(4,))
+
+    two = np.zeros((2, 2), np.float32)
+    return {
+        "multimodal: mask row with no legal action": (
+            lambda: cat().act(two, action_mask=np.array([[1, 0, 0], [0, 0, 0]], bool)),
+            DataError,
+            (
+                "CategoricalPolicy.act(): argument `action_mask`: row 1 of the action mask "
+                "allows no action (1 such row(s)); a policy must choose something\n"
+                "  expected: at least one True per row\n"
+                "  got: all False in row 1\n"
+                "  hint: end the episode when no action is legal, or add a no-op action"
+            ),
+        ),
+        "multimodal: mask shape": (
+            lambda: cat().act(two, action_mask=np.ones(3, bool)),
+            ShapeError,
+            (
+                "CategoricalPolicy.act(): argument `action_mask`: the action mask must have "
+                "shape (batch, n_actions) = (2, 3), got (3,)\n"
+                "  expected: (2, 3)\n"
+                "  got: (3,)\n"
+                "  bindings: batch=2, n_actions=3\n"
+                "  hint: one mask for a batch of observations: give one row per observation"
+            ),
+        ),
+        "multimodal: mask dtype": (
+            lambda: cat().act(two[0], action_mask=np.ones(3)),
+            DtypeError,
+            (
+                "CategoricalPolicy.act(): argument `action_mask`: the action mask must hold "
+                "booleans (True = legal), got torch.float64\n"
+                "  expected: bool (or 0/1 integer) tensor\n"
+                "  got: torch.float64\n"
+                "  hint: True marks a legal action: mask.astype(bool) (numpy) or mask.bool() "
+                "(torch)"
+            ),
+        ),
+        "multimodal: illegal demonstrated action": (
+            lambda: cat().loss(
+                _Batch(
+                    torch.zeros(2, 2),
+                    torch.tensor([0, 1]),
+                    extras={"action_mask": torch.tensor([[1, 1, 0], [1, 0, 0]])},
+                )
+            ),
+            DataError,
+            (
+                "CategoricalPolicy.loss(): argument `batch.extras['action_mask']`: the "
+                "demonstrated action 1 in row 1 is illegal under its own action mask (1 such "
+                "row(s))\n"
+                "  expected: the demonstrated action legal in every row\n"
+                "  got: action 1 masked in row 1\n"
+                "  hint: check that the mask was recorded for the same step as the action"
+            ),
+        ),
+        "multimodal: action out of range": (
+            lambda: cat().loss((torch.zeros(2, 2), torch.tensor([0, 5]))),
+            DataError,
+            (
+                "CategoricalPolicy.loss(): argument `batch`: action 5 in row 1 lies outside the "
+                "3 actions [0, 2] of this policy (1 such row(s))\n"
+                "  expected: actions in [0, 2]\n"
+                "  got: 5 in row 1\n"
+                "  hint: build the policy with n_actions=6"
+            ),
+        ),
+        "multimodal: categorical from continuous specs": (
+            lambda: CategoricalPolicy.from_specs(_ObsSpec((3,)), ActSpec((2,))),
+            DtypeError,
+            (
+                "CategoricalPolicy.from_specs(): argument `act_spec`: CategoricalPolicy takes "
+                "one discrete action per step (an ActSpec with discrete=n and shape ()), got "
+                "ActSpec(shape=(2,), dtype=torch.float32, discrete=None)\n"
+                "  expected: ActSpec((), torch.int64, discrete=n)\n"
+                "  got: ActSpec(shape=(2,), dtype=torch.float32, discrete=None)\n"
+                "  hint: for continuous actions use the 'gaussian', 'mixture' or "
+                "'autoregressive' policy"
+            ),
+        ),
+        "multimodal: mixture log-std bounds": (
+            lambda: MixturePolicy(2, 2, log_std_bounds=(1.0, -1.0)),
+            UsageError,
+            (
+                "MixturePolicy(): argument `log_std_bounds`: `log_std_bounds` must be (min, max) "
+                "with min < max, got (1.0, -1.0)\n"
+                "  expected: (min, max) with min < max\n"
+                "  got: (1.0, -1.0)"
+            ),
+        ),
+        "multimodal: autoregressive bins": (
+            lambda: AutoregressivePolicy(2, 2, bins=1),
+            UsageError,
+            "AutoregressivePolicy(): argument `bins`: `bins` must be at least 2, got 1",
+        ),
+        "multimodal: autoregressive low without high": (
+            lambda: AutoregressivePolicy(2, 2, low=-1.0),
+            UsageError,
+            (
+                "AutoregressivePolicy(): argument `high`: give both `low` and `high` (or "
+                "neither, to learn them from the data)"
+            ),
+        ),
+        "multimodal: autoregressive bound length": (
+            lambda: AutoregressivePolicy(2, 2, low=[0.0, 1.0, 2.0], high=3.0),
+            UsageError,
+            (
+                "AutoregressivePolicy(): argument `low`: `low` must be a finite number or 2 of "
+                "them (one per action dimension), got [0.0, 1.0, 2.0]\n"
+                "  expected: a number or a list of 2\n"
+                "  got: [0.0, 1.0, 2.0]"
+            ),
+        ),
+        "multimodal: autoregressive temperature": (
+            lambda: AutoregressivePolicy(2, 2, temperature=0),
+            UsageError,
+            (
+                "AutoregressivePolicy(): argument `temperature`: `temperature` must be a number "
+                "> 0, got 0\n"
+                "  expected: a number > 0\n"
+                "  got: 0"
+            ),
+        ),
+    }
+
+
+MULTIMODAL_CASES = _multimodal_cases()
+
+
+@pytest.mark.parametrize("case", list(MULTIMODAL_CASES))
+def test_multimodal_message_wording(case: str) -> None:
+    call, cls, expected = MULTIMODAL_CASES[case]
+    text = _message(call, cls)
+    assert text == (expected() if callable(expected) else expected)

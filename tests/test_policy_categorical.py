@@ -182,7 +182,7 @@ def test_bad_masks_are_refused() -> None:
     assert e.value.hint is not None and "one row per observation" in e.value.hint
     with pytest.raises(DtypeError, match="must hold booleans") as e:
         policy.act(np.zeros(2), action_mask=np.ones(3))
-    assert e.value.got == "torch.float64" and e.value.hint == "mask.bool()"
+    assert e.value.got == "torch.float64" and "mask.astype(bool)" in str(e.value.hint)
     obs, act = torch.zeros(2, 2), torch.tensor([0, 1])
     with pytest.raises(ShapeError) as e:
         policy.loss(Batch(obs, act, extras={"action_mask": torch.ones(2, 4, dtype=torch.bool)}))

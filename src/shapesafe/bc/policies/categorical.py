@@ -250,7 +250,8 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
                 argument=argument,
                 expected="bool (or 0/1 integer) tensor",
                 got=str(got),
-                hint="mask.bool()" if isinstance(mask, Tensor) else None,
+                hint="True marks a legal action: mask.astype(bool) (numpy) or mask.bool() "
+                "(torch)",
             )
         want = (n, self.n_actions)
         if tuple(mask.shape) != want:

@@ -542,14 +542,14 @@ def test_batch_totals_rule_both_sides() -> None:
 
 
 def test_batch_totals_are_forgotten_with_the_tensor() -> None:
-    from shapesafe import strict
+    from shapesafe import _strict_rule
 
     with strict_broadcasting():
         total = (torch.randn(B, requires_grad=True) * 1.0).sum()
         key = id(total)
-        assert key in strict._TOTALS
+        assert key in _strict_rule.TOTALS
         del total
-        assert key not in strict._TOTALS
+        assert key not in _strict_rule.TOTALS
 
 
 def test_only_log_prob_cdf_icdf_of_torch_distributions_are_looked_into() -> None:

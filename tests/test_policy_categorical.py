@@ -251,6 +251,30 @@ def test_command_line_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert isinstance(loaded, CategoricalPolicy) and loaded.n_actions == 4
 
 
+def test_command_line_train_with_masks_of_more_actions_than_the_data_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Actions 0-2 only, but the mask knows of 5: the inferred n_actions=3 is refused with
+    the fix, and --option n_actions=5 trains."""
+    demos = _demos(64)
+    act = demos.actions.clamp(max=2)
+    mask = torch.ones(64, 5, dtype=torch.bool)
+    data = Demonstrations(demos.observations, act, extras={"action_mask": mask})
+    path = data.save(tmp_path / "demos.npz")
+    argv = ["train", "--data", str(path), "--policy", "categorical", "--steps", "2",
+            "--no-progress", "--out"]  # fmt: skip
+    assert main([*argv, str(tmp_path / "a")]) != 0
+    assert "got (58, 5) (the mask knows of 5 actions)" in capsys.readouterr().err
+    policy = CategoricalPolicy(2, 3)
+    with pytest.raises(ShapeError) as e:
+        fit(policy, data, steps=1, progress=False)
+    assert (
+        e.value.hint == "build the policy with n_actions=5 (shapesafe train: --option n_actions=5)"
+    )
+    assert main([*argv, str(tmp_path / "b"), "--option", "n_actions=5"]) == 0
+    assert load_policy(tmp_path / "b" / "last.pt").config["n_actions"] == 5
+
+
 # ---------------------------------------------------------------- learning
 
 

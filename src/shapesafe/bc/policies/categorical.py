@@ -117,8 +117,11 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
                 hint="for continuous actions use the 'gaussian', 'mixture' or "
                 "'autoregressive' policy",
             )
+        # the command line infers n from the largest action in the data; a mask (or the
+        # env) may know of more actions, so the option n_actions may raise it
+        n = options.pop("n_actions", act_spec.discrete)
         try:
-            return cls(obs_spec.shape[0], act_spec.discrete, **options)
+            return cls(obs_spec.shape[0], n, **options)
         except TypeError as exc:
             raise error(
                 UsageError, f"unknown option for {cls.__name__}: {exc}", function=fn
@@ -250,18 +253,24 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
                 argument=argument,
                 expected="bool (or 0/1 integer) tensor",
                 got=str(got),
-                hint="True marks a legal action: mask.astype(bool) (numpy) or mask.bool() "
-                "(torch)",
+                hint="True marks a legal action: mask.astype(bool) (numpy) or mask.bool() (torch)",
             )
         want = (n, self.n_actions)
         if tuple(mask.shape) != want:
-            hint = None
+            hint, more = None, ""
             if tuple(mask.shape) == (self.n_actions,):
                 hint = "one mask for a batch of observations: give one row per observation"
+            elif mask.ndim == 2 and mask.shape[0] == n and mask.shape[1] > self.n_actions:
+                # said in the summary line, which is all the command line prints
+                k = mask.shape[1]
+                more = f" (the mask knows of {k} actions)"
+                hint = (
+                    f"build the policy with n_actions={k} (shapesafe train: --option n_actions={k})"
+                )
             raise error(
                 ShapeError,
                 f"the action mask must have shape {fmt_shape(('batch', 'n_actions'))} = "
-                f"{fmt_shape(want)}, got {fmt_shape(mask.shape)}",
+                f"{fmt_shape(want)}, got {fmt_shape(mask.shape)}{more}",
                 function=name,
                 argument=argument,
                 expected=fmt_shape(want),

@@ -104,7 +104,7 @@ def _obstacle(task: Any, policies: Mapping[str, Policy], out: Path, seed: int) -
             ax.plot(xy[:, 0], xy[:, 1], color=color, lw=0.8, alpha=0.7)
         ax.set(xlim=(-0.8, 0.8), ylim=(-0.1, 1.15), aspect="equal")
         ax.set_title(f"{name}: {int(r.successes.sum())}/{TRAJECTORIES}")
-    fig.suptitle(f"{TRAJECTORIES} rollouts (blue: reached the goal, red: failed)")
+    fig.suptitle(f"{TRAJECTORIES} rollouts, sampled actions (blue: reached the goal, red: failed)")
     paths.append(_save(fig, out / "obstacle-trajectories.png"))
     return paths
 
@@ -123,7 +123,7 @@ def _hidden_velocity(task: Any, policies: Mapping[str, Policy], out: Path, seed:
         ax.set(ylim=(0, 1.8), title=f"{name}: return {r.returns.mean():.1f}")
         ax.set_xlabel("step")
         ax.set_ylabel("distance to target")
-    fig.suptitle(f"{TRAJECTORIES} episodes: distance to the target (velocity unobserved)")
+    fig.suptitle(f"{TRAJECTORIES} episodes, sampled actions: distance to the target")
     return [_save(fig, out / "hidden-velocity-distance.png")]
 
 

@@ -138,8 +138,16 @@ def _addresses(offset: Any, shape: Sequence[Any], stride: Sequence[Any]) -> np.n
     return addr.reshape(-1)
 
 
-def overlap_kind(dest: torch.Tensor, src: torch.Tensor, positional: bool) -> str | None:
+def overlap_kind(
+    dest: torch.Tensor,
+    src: torch.Tensor,
+    positional: bool,
+    written: np.ndarray | None = None,
+) -> str | None:
     """``None`` when writing ``dest`` from ``src`` is safe; otherwise why not.
+
+    ``written``: the element offsets the op actually writes, when it writes only part of
+    ``dest`` (``index_put_``, ``masked_scatter_``); all of ``dest`` otherwise.
 
     Same storage and intersecting byte intervals are the cheap pre-test; then the exact
     sets of element addresses decide. For a positional op (``src`` broadcast to
@@ -180,16 +188,18 @@ def overlap_kind(dest: torch.Tensor, src: torch.Tensor, positional: bool) -> str
             return "positions"
     # not positional (index_put_, masked_scatter_, set_, mm out=...): any shared byte
     # is a hazard, except set_ of a tensor onto itself
-    db = _byte_set(dest)
+    db = _byte_set(dest, written)
     sb = _byte_set(src)
     if np.intersect1d(db, sb).size == 0:
         return None
     return "bytes"
 
 
-def _byte_set(t: torch.Tensor) -> np.ndarray:
+def _byte_set(t: torch.Tensor, elements: np.ndarray | None = None) -> np.ndarray:
     size = t.element_size()
-    starts = _addresses(t.storage_offset(), t.shape, t.stride()) * size
+    if elements is None:
+        elements = _addresses(t.storage_offset(), t.shape, t.stride())
+    starts = elements * size
     return np.unique(np.add.outer(starts, np.arange(size, dtype=np.int64)).reshape(-1))
 
 
@@ -221,6 +231,7 @@ def _check_overlap(func: Any, values: list[Any], written: tuple[int, ...]) -> No
     is_foreach = func.name().startswith("aten::_foreach_")
     for wi in written:
         dests = _tensors(values[wi])
+        part = _written_part(func, values, dests[0]) if len(dests) == 1 else None
         for si, src_value in enumerate(values):
             if si in written:
                 continue
@@ -239,15 +250,32 @@ def _check_overlap(func: Any, values: list[Any], written: tuple[int, ...]) -> No
                         continue
                     if func is aten.set_.source_Tensor and src is dest:
                         continue
-                    kind = overlap_kind(dest, src, positional or is_foreach)
+                    kind = overlap_kind(dest, src, positional or is_foreach, part)
                     if kind is not None:
                         raise _overlap_error(func, schema[wi].name, schema[si].name, dest, src)
+
+
+def _written_part(func: Any, values: list[Any], dest: torch.Tensor) -> np.ndarray | None:
+    """The element offsets that ``index_put_`` / ``masked_scatter_`` write (numpy's
+    advanced indexing follows torch's here), so that a source elsewhere in the same
+    tensor (``z[idx] = z[5:8]``) is not a false alarm. ``None``: the whole destination."""
+    if not _plain(dest) or func not in (aten.index_put_.default, aten.masked_scatter_.default):
+        return None
+    addr = _addresses(dest.storage_offset(), dest.shape, dest.stride()).reshape(tuple(dest.shape))
+    try:
+        if func is aten.masked_scatter_.default:
+            mask = values[1].detach().cpu().expand(dest.shape).numpy()
+            return np.asarray(addr[mask])
+        index = tuple(slice(None) if i is None else i.detach().cpu().numpy() for i in values[1])
+        return np.asarray(addr[index]).reshape(-1)
+    except (IndexError, RuntimeError, TypeError, ValueError):
+        return None  # torch will refuse these indices itself; stay conservative
 
 
 def _overlap_error(
     func: Any, dest_name: str, src_name: str, dest: torch.Tensor, src: torch.Tensor
 ) -> UsageError:
-    op = func.name().removeprefix("aten::")
+    op = func.overloadpacket.__name__
     return error(
         UsageError,
         f"in-place write whose source `{src_name}` overlaps its destination `{dest_name}` "
@@ -296,17 +324,13 @@ def no_overlap() -> _Guard:
 # --------------------------------------------------------------------------------------
 # downcast
 
-# the writes that *store* a source tensor's values into the destination (arithmetic
-# in-place ops such as add_ follow torch's promotion rules and are not flagged)
-_STORES = {
-    aten.copy_.default,
-    aten.index_put_.default,
-    aten._index_put_impl_.default,
-    aten.index_copy_.default,
-    aten.masked_scatter_.default,
-    aten.scatter_.src,
-    aten.fill_.Tensor,
-}
+# The writes that *store* a source tensor's values into a destination of another dtype
+# without a word: copy_ (every basic-index assignment, `buf[i] = x`, `buf[:] = x`, is a
+# copy_ into a view) and fill_ with a 0-d tensor. index_put_ (`buf[idx] = x`,
+# `buf[mask] = x`), index_copy_, masked_scatter_ and scatter_ refuse mixed dtypes in
+# torch itself, so they need no guard. Arithmetic in-place ops (add_) follow torch's
+# promotion rules and are not flagged; `out=` forms are (see _DowncastMode).
+_STORES = {aten.copy_.default, aten.fill_.Tensor}
 
 
 def _loses(src: torch.dtype, dest: torch.dtype) -> bool:
@@ -330,18 +354,32 @@ class _DowncastMode(TorchDispatchMode):  # type: ignore[no-untyped-call]
     ) -> Any:
         kwargs = kwargs or {}
         if func in _STORES:
-            values = _bound(func, args, kwargs)
-            dest = values[0]
-            schema = func._schema.arguments
-            for i, v in enumerate(values[1:], start=1):
-                for src in _tensors(v):
-                    if src.dtype != dest.dtype and _loses(src.dtype, dest.dtype):
-                        raise _downcast_error(func, schema[i].name, src, dest)
+            _check_store(func, _bound(func, args, kwargs), floats_only=False)
+        elif torch.Tag.out in func.tags:
+            # `torch.mul(x32, 2, out=buf16)` casts into `out` silently; an out= op whose
+            # output is integer by nature (argmax, max's indices, comparisons) is not a
+            # store of the float inputs, hence float destinations only
+            _check_store(func, _bound(func, args, kwargs), floats_only=True)
         return func(*args, **kwargs)
 
 
+def _check_store(func: Any, values: list[Any], floats_only: bool) -> None:
+    written = _written(func) or ()
+    schema = func._schema.arguments
+    for wi in written:
+        for dest in _tensors(values[wi]):
+            if floats_only and not dest.dtype.is_floating_point:
+                continue
+            for si, v in enumerate(values):
+                if si in written:
+                    continue
+                for src in _tensors(v):
+                    if src.dtype != dest.dtype and _loses(src.dtype, dest.dtype):
+                        raise _downcast_error(func, schema[si].name, src, dest)
+
+
 def _downcast_error(func: Any, src_name: str, src: torch.Tensor, dest: torch.Tensor) -> DtypeError:
-    op = func.name().removeprefix("aten::")
+    op = func.overloadpacket.__name__
     s, d = fmt_dtype(src.dtype), fmt_dtype(dest.dtype)
     what = "truncated" if not dest.dtype.is_floating_point else "rounded"
     return error(
@@ -361,20 +399,25 @@ def _downcast_error(func: Any, src_name: str, src: torch.Tensor, dest: torch.Ten
 def no_downcast() -> _Guard:
     """Refuse storing float values into a lower-precision tensor without an explicit cast.
 
-    Inside the block (or the decorated function), a write that *stores* a source
-    tensor into a destination tensor -- ``copy_``, index assignment (``buf[i] = x``,
-    ``buf[idx] = x``, ``buf[mask] = x``), ``index_put_``, ``index_copy_``,
-    ``masked_scatter_``, ``scatter_(..., src)``, ``fill_(tensor)`` -- raises
-    :class:`shapesafe.DtypeError` when the source is floating point and the destination
-    holds fewer bits (float64 -> float32, float32 -> bfloat16/float16), the other 16-bit
-    layout (bfloat16 <-> float16), or an integer/bool dtype (truncation). An explicit
+    Inside the block (or the decorated function), a write that *stores* a source tensor
+    into a destination of another dtype -- ``copy_``, which is what every basic-index
+    assignment runs (``buf[i] = x``, ``buf[:, 0] = x``, ``buf[2:5] = x``), also
+    ``module.load_state_dict`` into a lower-precision module (torch lists our message
+    in its own ``RuntimeError`` there); ``fill_`` with a tensor;
+    and the ``out=`` form of any operator whose output is floating point
+    (``torch.mul(x, 2, out=buf)``) -- raises :class:`shapesafe.DtypeError` when the
+    source is floating point and the destination holds fewer bits (float64 -> float32,
+    float32 -> bfloat16/float16), the other 16-bit layout (bfloat16 <-> float16), or
+    (``copy_``/``fill_`` only) an integer or bool dtype, which truncates. An explicit
     ``.to(torch.bfloat16)`` before the write makes the source bfloat16 already: an
-    acknowledged cast, which passes.
+    acknowledged cast, which passes. The error names both dtypes and the fix.
 
     Not flagged: arithmetic in-place ops (``buf.add_(x32)``: torch's promotion rules,
     a computation rather than a store), ``.to()``/``.half()`` themselves (they *are* the
-    explicit cast), Python scalars (``buf[i] = 0.5``), autocast regions' own casts,
-    numpy arrays written outside torch.
+    explicit cast), Python scalars (``buf[i] = 0.5``), autocast's own casts, widening
+    stores, numpy arrays written outside torch. Advanced-index assignment
+    (``buf[idx] = x``, ``buf[mask] = x``), ``index_copy_``, ``masked_scatter_`` and
+    ``scatter_`` need no guard: torch refuses mixed dtypes there itself.
 
     >>> import torch, shapesafe
     >>> buf = torch.zeros(4, 2, dtype=torch.bfloat16)

@@ -393,6 +393,10 @@ def test_beta_refuses_a_batch_only_value_and_bad_parameters() -> None:
     with pytest.raises(ShapeError) as info:
         Beta(torch.ones(6, 2), torch.ones(5, 2))
     assert info.value.argument == "concentration0"
+    with pytest.raises(ShapeError) as info:
+        Beta(2.0, 2.0)  # no action axis
+    assert (info.value.argument, info.value.got) == ("concentration1", "()")
+    assert "one entry per action dimension" in str(info.value)
     with pytest.raises(UsageError) as info:
         d.log_prob(torch.full((6, 2), 1.5))  # outside [0, 1]
     assert "pass low= and high=" in str(info.value)

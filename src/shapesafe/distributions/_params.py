@@ -190,7 +190,9 @@ def check_params(
             expected="(*batch, dim)",
             got=fmt_shape(ints(joint)),
             hint="for a distribution over single numbers use shapesafe.distributions.Normal; "
-            "for vectors pass loc of shape (*batch, dim)",
+            "for vectors pass loc of shape (*batch, dim)"
+            if names[0] == "loc"
+            else f"pass {names[0]} of shape (*batch, dim): one entry per action dimension",
         )
 
 

@@ -246,7 +246,7 @@ def check_batch(batch: M, spec: type, *, allow_extra: bool = False) -> M:
             function="check_batch",
             argument="spec",
         )
-    checker = _fields_checker(spec)  # refuses other classes, with a clear message
+    checker, names, name_set, required = _spec_info(spec)  # refuses other classes
     if not _config.STATE.enabled:
         return batch
     if not isinstance(batch, Mapping):
@@ -257,32 +257,40 @@ def check_batch(batch: M, spec: type, *, allow_extra: bool = False) -> M:
             argument="batch",
             hint="for an object, annotate the function with the class and use @shapesafe.check",
         )
-    names = _field_names(spec)
-    required = _required_keys(spec, names)
+    # the common case first: exactly the declared keys (one set comparison)
+    if batch.keys() == name_set:
+        _run_keys(checker, [batch[n] for n in names])
+        return batch
     missing = [n for n in names if n in required and n not in batch]
-    extra = [] if allow_extra else [k for k in batch if k not in names]
+    extra = [] if allow_extra else [k for k in batch if k not in name_set]
     if missing or extra:
         raise _key_error(spec, names, list(batch), missing, extra)
-    _missing = object()
-    values = [batch.get(n, _missing) for n in names]
-    if any(v is _missing for v in values):
-        # an optional key left out: check the fields that are there, by keyword
-        present = {n: v for n, v in zip(names, values) if v is not _missing}
-        try:
-            _partial_checker(spec, tuple(present))(**present)
-        except ShapesafeError as err:
-            raise _as_key_error(err) from None
-        return batch
-    try:
-        checker(*values)
-    except ShapesafeError as err:
-        raise _as_key_error(err) from None
+    present = tuple(n for n in names if n in batch)
+    if len(present) == len(names):  # extra keys, allowed
+        _run_keys(checker, [batch[n] for n in names])
+    else:  # optional keys left out: a checker of the keys that are there
+        _run_keys(_partial_checker(spec, present), [batch[n] for n in present])
     return batch
 
 
-def _as_key_error(err: ShapesafeError) -> ShapesafeError:
-    text = err.message.replace("argument `", "key `", 1)
-    return type(err)(text, **err._fields())
+def _run_keys(checker: Callable[..., None], values: list[Any]) -> None:
+    try:
+        checker(*values)
+    except ShapesafeError as err:
+        # the checker says "argument `obs`"; in a mapping it is a key
+        text = err.message.replace("argument `", "key `", 1)
+        raise type(err)(text, **err._fields()) from None
+
+
+@functools.lru_cache(maxsize=256)
+def _spec_info(
+    spec: type,
+) -> tuple[Callable[..., None], tuple[str, ...], frozenset[str], frozenset[str]]:
+    """What check_batch needs of a spec, computed once per spec class: the checker, the
+    keys in order, the keys as a set, the required keys."""
+    checker = _fields_checker(spec)
+    names = _field_names(spec)
+    return checker, names, frozenset(names), _required_keys(spec, names)
 
 
 @functools.lru_cache(maxsize=256)

@@ -167,8 +167,18 @@ def test_loss_against_a_plain_reference(
     x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
     emb = timestep_embedding(t, policy.embed_dim, 25)
     pred = policy.denoiser(torch.cat([obs, x_t, emb], -1))
-    target = noise if prediction == "epsilon" else x0
-    torch.testing.assert_close(out.loss, ((pred - target) ** 2).mean())
+    target = {"epsilon": noise, "sample": x0, "v": ab.sqrt() * noise - (1 - ab).sqrt() * x0}
+    torch.testing.assert_close(out.loss, ((pred - target[prediction]) ** 2).mean())
+    # denoise() gives the noise whatever the network predicts: the clean action it
+    # implies is the network's own estimate of it
+    eps = policy.denoise(x_t, t, obs)
+    implied_x0 = (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+    estimate = {
+        "epsilon": (x_t - (1 - ab).sqrt() * pred) / ab.sqrt(),
+        "sample": pred,
+        "v": ab.sqrt() * x_t - (1 - ab).sqrt() * pred,
+    }
+    torch.testing.assert_close(implied_x0, estimate[prediction], rtol=1e-3, atol=1e-3)
 
 
 # ---------------------------------------------------------------- shapes and bounds

@@ -42,8 +42,9 @@ from shapesafe.errors import UsageError
 
 __all__ = ["PREDICTIONS", "SAMPLERS", "DiffusionPolicy"]
 
-#: what the network outputs: the noise (DDPM's parameterisation) or the clean action
-PREDICTIONS = ("epsilon", "sample")
+#: what the network outputs: the noise (DDPM's parameterisation), the clean action, or
+#: the "velocity" v = sqrt(ab) eps - sqrt(1 - ab) x0 (Salimans & Ho 2022)
+PREDICTIONS = ("epsilon", "sample", "v")
 #: sampler name -> eta of the generalised DDIM step (0: deterministic, 1: DDPM posterior)
 SAMPLERS = {"ddim": 0.0, "ddpm": 1.0}
 
@@ -113,8 +114,9 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         low: lower action bound (a number or one per dimension), or ``None``.
         high: upper action bound, or ``None``.
         candidates: how many fixed noise draws :meth:`predict` denoises.
-        prediction: what the network predicts: ``"epsilon"``, the noise (DDPM), or
-            ``"sample"``, the clean action; the loss is the MSE of that prediction.
+        prediction: what the network predicts: ``"sample"``, the clean action;
+            ``"epsilon"``, the noise (DDPM); or ``"v"``, ``sqrt(ab) eps - sqrt(1 - ab)
+            x0`` (Salimans & Ho); the loss is the MSE of that prediction.
 
     Examples:
         >>> import torch
@@ -287,6 +289,8 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         if self.prediction == "epsilon":
             return out
         ab = self.alpha_bar[t].unsqueeze(-1)
+        if self.prediction == "v":
+            return (1 - ab).sqrt() * x_t + ab.sqrt() * out
         return (x_t - ab.sqrt() * out) / (1 - ab).sqrt()
 
     @check
@@ -337,8 +341,8 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         return demos
 
     def compute_loss(self, batch: Batch) -> LossOutput:
-        """MSE between the true and predicted noise (or clean action, for
-        ``prediction="sample"``) at uniformly drawn steps; metric
+        """MSE of the network's prediction (noise, clean action or v, see
+        ``prediction``) at uniformly drawn steps; metric
         ``x0_mse``: the error of the implied clean action (normalised units, clipped to
         ``[-1, 1]``), which unlike the noise MSE says how good the actions are."""
         obs, act = batch.observations, batch.actions
@@ -360,6 +364,10 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
             with torch.no_grad():
                 ab1 = ab.unsqueeze(-1)
                 x0_hat = ((x_t - (1 - ab1).sqrt() * out) / ab1.sqrt()).clamp(-1, 1)
+        elif self.prediction == "v":
+            ab1 = ab.unsqueeze(-1)
+            loss = F.mse_loss(out, ab1.sqrt() * noise - (1 - ab1).sqrt() * x0)
+            x0_hat = (ab1.sqrt() * x_t - (1 - ab1).sqrt() * out.detach()).clamp(-1, 1)
         else:
             loss = F.mse_loss(out, x0)
             x0_hat = out.detach().clamp(-1, 1)

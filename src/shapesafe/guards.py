@@ -221,15 +221,31 @@ class _OverlapMode(TorchDispatchMode):  # type: ignore[no-untyped-call]
         kwargs = kwargs or {}
         written = _written(func)
         if written is not None:
-            _check_overlap(func, _bound(func, args, kwargs), written)
+            values = _bound(func, args, kwargs) if kwargs else list(args)
+            _check_overlap(func, values, written)
         return func(*args, **kwargs)
 
 
+def _shares(a: torch.Tensor, b: torch.Tensor) -> bool:
+    try:
+        return bool(torch._C._is_alias_of(a, b))  # type: ignore[attr-defined]
+    except (RuntimeError, NotImplementedError):  # tensor subclasses without storage
+        return False
+
+
 def _check_overlap(func: Any, values: list[Any], written: tuple[int, ...]) -> None:
+    # the cheap pre-test first: almost every write shares no storage with its sources
+    n = len(values)
+    dests = [t for wi in written if wi < n for t in _tensors(values[wi])]
+    srcs = [t for si in range(n) if si not in written for t in _tensors(values[si])]
+    if not any(_shares(d, s) for d in dests for s in srcs if d is not s):
+        return
     schema = func._schema.arguments
     positional = _positional(func)
     is_foreach = func.name().startswith("aten::_foreach_")
     for wi in written:
+        if wi >= n:
+            continue
         dests = _tensors(values[wi])
         part = _written_part(func, values, dests[0]) if len(dests) == 1 else None
         for si, src_value in enumerate(values):
@@ -353,14 +369,23 @@ class _DowncastMode(TorchDispatchMode):  # type: ignore[no-untyped-call]
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         kwargs = kwargs or {}
-        if func in _STORES:
-            _check_store(func, _bound(func, args, kwargs), floats_only=False)
-        elif torch.Tag.out in func.tags:
-            # `torch.mul(x32, 2, out=buf16)` casts into `out` silently; an out= op whose
-            # output is integer by nature (argmax, max's indices, comparisons) is not a
-            # store of the float inputs, hence float destinations only
-            _check_store(func, _bound(func, args, kwargs), floats_only=True)
+        kind = _store_kind(func)
+        if kind is not None:
+            values = _bound(func, args, kwargs) if kwargs else list(args)
+            _check_store(func, values, floats_only=kind)
         return func(*args, **kwargs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _store_kind(func: Any) -> bool | None:
+    """None: not a store. False: a store of any dtype (copy_, fill_). True: an ``out=``
+    form, whose integer outputs (argmax, max's indices, comparisons) are not stores of
+    its float inputs, hence checked for float destinations only. Cached per operator."""
+    if func in _STORES:
+        return False
+    if torch.Tag.out in func.tags:
+        return True
+    return None
 
 
 def _check_store(func: Any, values: list[Any], floats_only: bool) -> None:

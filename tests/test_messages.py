@@ -41,7 +41,9 @@ from shapesafe import (
     save_checkpoint,
 )
 from shapesafe.bc import (
+    CVAEPolicy,
     Demonstrations,
+    DiffusionPolicy,
     GaussianPolicy,
     NonFiniteLossError,
     build_policy,
@@ -1802,11 +1804,75 @@ def test_printed_checkpoint_metadata_and_info(
     )
 
 
+# ---------------- bc: generative policies (CVAE, diffusion)
+
+
+def _diffusion_sampler_euler() -> None:
+    DiffusionPolicy(2, 1).sampler = "euler"
+
+
+GENERATIVE_CASES: dict[str, Case] = {
+    "generative: kl weight": (
+        lambda: CVAEPolicy(2, 2, kl_weight=-1.0),
+        UsageError,
+        "CVAEPolicy(): `kl_weight` must be a number >= 0, got the float -1.0",
+    ),
+    "generative: predict_with": (
+        lambda: CVAEPolicy(2, 2, predict_with="median"),
+        UsageError,
+        "CVAEPolicy(): `predict_with` must be one of 'mode', 'prior_mean', got the str 'median'",
+    ),
+    "generative: cvae rows": (
+        lambda: CVAEPolicy(3, 2).encode(torch.zeros(4, 3), torch.zeros(5, 2)),
+        ShapeError,
+        "CVAEPolicy.encode(): argument `act` axis 0 ('batch'): expected batch=4 (bound by "
+        '`obs`), got 5 in shape (5, 2)\n  annotation: Float[Tensor, "batch act"]\n  '
+        "bindings: batch=4 (from `obs`), obs=3 (from `obs`)",
+    ),
+    "generative: inference steps": (
+        lambda: DiffusionPolicy(2, 1, train_steps=10, inference_steps=20),
+        UsageError,
+        "DiffusionPolicy(): `inference_steps` must be at most train_steps=10, got 20",
+    ),
+    "generative: sampler": (
+        _diffusion_sampler_euler,
+        UsageError,
+        "DiffusionPolicy(): `sampler` must be one of 'ddim', 'ddpm', got the str 'euler'",
+    ),
+    "generative: bounds order": (
+        lambda: DiffusionPolicy(2, 2, low=[-1.0, 1.0], high=[1.0, 1.0]),
+        UsageError,
+        "DiffusionPolicy(): `low` must be below `high` in every dimension, got "
+        "low=[-1.0, 1.0], high=[1.0, 1.0]",
+    ),
+    "generative: bounds size": (
+        lambda: DiffusionPolicy(2, 2, low=-1.0, high=[1.0, 2.0, 3.0]),
+        UsageError,
+        "DiffusionPolicy(): `high` must be a finite number or 2 of them (one per action "
+        "dimension), got a list of 3 items",
+    ),
+    "generative: one bound": (
+        lambda: DiffusionPolicy(2, 1, low=-1.0),
+        UsageError,
+        "DiffusionPolicy(): give both `low` and `high` (or neither, to learn them from the data)",
+    ),
+    "generative: denoise obs": (
+        lambda: DiffusionPolicy(3, 2).denoise(
+            torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), torch.zeros(4, 5)
+        ),
+        ShapeError,
+        "DiffusionPolicy.denoise(): argument `obs`: expected observations of shape (batch, 3), "
+        "got (4, 5)\n  expected: (batch, 3)\n  got: (4, 5)",
+    ),
+}
+
+
 # ---------------- every table row
 
 
 CASES: dict[str, Case] = {
     **BC_CASES,
+    **GENERATIVE_CASES,
     **CHECKER_CASES,
     **DISTRIBUTIONS_CASES,
     **OPS_CASES,

@@ -279,9 +279,9 @@ def test_build_policy_rebuilds_from_config(policy: Policy) -> None:
 def test_build_policy_errors() -> None:
     with pytest.raises(
         ValueError,
-        match=r"unknown policy kind 'mixture'; known kinds: .*deterministic.*gaussian",
+        match=r"unknown policy kind 'no-such-kind'; known kinds: .*deterministic.*gaussian",
     ):
-        build_policy({"kind": "mixture", "obs_dim": 2, "act_dim": 2})
+        build_policy({"kind": "no-such-kind", "obs_dim": 2, "act_dim": 2})
     with pytest.raises(UsageError, match=r"cannot build a gaussian policy from .*wings"):
         build_policy({"kind": "gaussian", "obs_dim": 2, "act_dim": 2, "wings": 2})
 

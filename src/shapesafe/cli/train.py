@@ -134,6 +134,15 @@ def add_parser(sub: Any) -> None:
     )
     train.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     train.add_argument(
+        "--compile",
+        action="store_true",
+        help="compile the training step with torch.compile (inductor): faster after a "
+        "one-off compilation of a few seconds; shape checks stay live",
+    )
+    train.add_argument(
+        "--device", metavar="DEVICE", help="train on this torch device, e.g. cuda (default: cpu)"
+    )
+    train.add_argument(
         "--distributed",
         action="store_true",
         help="data-parallel training, one process per rank: launch with torchrun, e.g. "
@@ -230,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
             checks=False if args.no_checks else None,
             threads=args.threads,
             distributed=args.distributed,
+            compile=args.compile,
+            device=args.device,
         )
     except UsageError as err:
         if err.function == "fit" and err.argument == "steps" and err.expected:

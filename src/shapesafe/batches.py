@@ -49,18 +49,19 @@ def _is_typeddict(cls: Any) -> bool:
     return isinstance(cls, type) and issubclass(cls, dict) and hasattr(cls, "__required_keys__")
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
+def _field_names(cls: type, function: str = "checked_batch") -> tuple[str, ...]:
     if _is_namedtuple(cls):
         return tuple(cls._fields)  # type: ignore[attr-defined]
     if dataclasses.is_dataclass(cls):
         return tuple(f.name for f in dataclasses.fields(cls))
     if _is_typeddict(cls):
         return tuple(cls.__annotations__)
-    raise AnnotationError(
+    raise error(
+        AnnotationError,
         f"{cls.__qualname__} is not a NamedTuple, a dataclass or a TypedDict",
-        function="checked_batch",
-        argument="cls",
-        hint="decorate a `class X(NamedTuple)` or put @checked_batch above @dataclass",
+        function=function,
+        argument="cls" if function == "checked_batch" else "spec",
+        hint="declare it as `class X(NamedTuple)`, `class X(TypedDict)` or a @dataclass",
     )
 
 
@@ -79,8 +80,9 @@ def _hints(cls: type) -> dict[str, Any]:
         namespace = {**frame.f_globals, **frame.f_locals}
         return typing.get_type_hints(cls, localns=namespace, include_extras=True)
     except NameError as exc:
-        raise AnnotationError(
-            f"{cls.__qualname__}: cannot resolve its field annotations: {exc}",
+        raise error(
+            AnnotationError,
+            f"cannot resolve the field annotations of {cls.__qualname__}: {exc}",
             function="checked_batch",
             argument="cls",
         ) from None
@@ -146,13 +148,15 @@ def checked_batch(cls: C) -> C:
       bindings: batch=4 (from `obs`), obs=3 (from `obs`)
     """
     if not isinstance(cls, type):
-        raise AnnotationError(
+        raise error(
+            AnnotationError,
             f"@checked_batch decorates a class, not {fmt_value(cls)}",
             function="checked_batch",
             argument="cls",
         )
     if _is_typeddict(cls):
-        raise AnnotationError(
+        raise error(
+            AnnotationError,
             f"@checked_batch cannot hook {cls.__qualname__}: calling a TypedDict builds a "
             "plain dict",
             function="checked_batch",
@@ -240,9 +244,9 @@ def check_batch(batch: M, spec: type, *, allow_extra: bool = False) -> M:
       hint: is the buffer configured to store rewards?
     """
     if not isinstance(spec, type):
-        raise AnnotationError(
-            "check_batch(): `spec` is a TypedDict, NamedTuple or dataclass class, "
-            f"not {fmt_value(spec)}",
+        raise error(
+            AnnotationError,
+            f"`spec` is a TypedDict, NamedTuple or dataclass class, not {fmt_value(spec)}",
             function="check_batch",
             argument="spec",
         )
@@ -288,8 +292,8 @@ def _spec_info(
 ) -> tuple[Callable[..., None], tuple[str, ...], frozenset[str], frozenset[str]]:
     """What check_batch needs of a spec, computed once per spec class: the checker, the
     keys in order, the keys as a set, the required keys."""
+    names = _field_names(spec, "check_batch")
     checker = _fields_checker(spec)
-    names = _field_names(spec)
     return checker, names, frozenset(names), _required_keys(spec, names)
 
 

@@ -403,16 +403,20 @@ def _check_store(func: Any, values: list[Any], floats_only: bool) -> None:
                         raise _downcast_error(func, schema[si].name, src, dest)
 
 
+def _a(dtype_name: str) -> str:
+    return ("an " if dtype_name.startswith(("int", "uint")) else "a ") + dtype_name
+
+
 def _downcast_error(func: Any, src_name: str, src: torch.Tensor, dest: torch.Tensor) -> DtypeError:
     op = func.overloadpacket.__name__
     s, d = fmt_dtype(src.dtype), fmt_dtype(dest.dtype)
     what = "truncated" if not dest.dtype.is_floating_point else "rounded"
     return error(
         DtypeError,
-        f"{s} values stored into a {d} tensor would be silently {what}",
+        f"{s} values stored into {_a(d)} tensor would be silently {what}",
         function=op,
         argument=src_name,
-        expected=f"a {d} source (an explicit cast), or a {s} destination",
+        expected=f"{_a(d)} source (an explicit cast), or {_a(s)} destination",
         got=f"source {fmt_shape(src.shape)} {s}, destination {fmt_shape(dest.shape)} {d}",
         hint=(
             f"store as {s} (allocate the buffer with dtype=torch.{s}), or cast explicitly "

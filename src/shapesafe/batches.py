@@ -41,6 +41,11 @@ M = TypeVar("M", bound=Mapping[str, Any])
 _FIELD_CHECKER = "__shapesafe_fields__"
 
 
+def _cls_name(cls: type) -> str:
+    """``Sample``, also for a class defined inside a function (no ``f.<locals>.``)."""
+    return cls.__qualname__.rsplit("<locals>.", 1)[-1]
+
+
 def _is_namedtuple(cls: type) -> bool:
     return issubclass(cls, tuple) and hasattr(cls, "_fields")
 
@@ -58,7 +63,7 @@ def _field_names(cls: type, function: str = "checked_batch") -> tuple[str, ...]:
         return tuple(cls.__annotations__)
     raise error(
         AnnotationError,
-        f"{cls.__qualname__} is not a NamedTuple, a dataclass or a TypedDict",
+        f"{_cls_name(cls)} is not a NamedTuple, a dataclass or a TypedDict",
         function=function,
         argument="cls" if function == "checked_batch" else "spec",
         hint="declare it as `class X(NamedTuple)`, `class X(TypedDict)` or a @dataclass",
@@ -82,7 +87,7 @@ def _hints(cls: type) -> dict[str, Any]:
     except NameError as exc:
         raise error(
             AnnotationError,
-            f"cannot resolve the field annotations of {cls.__qualname__}: {exc}",
+            f"cannot resolve the field annotations of {_cls_name(cls)}: {exc}",
             function="checked_batch",
             argument="cls",
         ) from None
@@ -105,7 +110,7 @@ def _fields_checker(cls: type) -> Callable[..., None]:
     fn = namespace["fields"]
     fn.__annotations__ = {n: hints[n] for n in names if n in hints}
     fn.__name__ = cls.__name__
-    fn.__qualname__ = cls.__qualname__  # the error then reads "Transition(): field `obs`"
+    fn.__qualname__ = cls.__qualname__  # the error then reads "Transition(): argument `obs`"
     fn.__module__ = cls.__module__
     checked = check(fn)
     type.__setattr__(cls, _FIELD_CHECKER, checked)
@@ -157,11 +162,10 @@ def checked_batch(cls: C) -> C:
     if _is_typeddict(cls):
         raise error(
             AnnotationError,
-            f"@checked_batch cannot hook {cls.__qualname__}: calling a TypedDict builds a "
-            "plain dict",
+            f"@checked_batch cannot hook {_cls_name(cls)}: calling a TypedDict builds a plain dict",
             function="checked_batch",
             argument="cls",
-            hint=f"check the dicts with shapesafe.check_batch(d, {cls.__qualname__})",
+            hint=f"check the dicts with shapesafe.check_batch(d, {_cls_name(cls)})",
         )
     _field_names(cls)  # refuses other classes, also when checks are off
     if _config.DISABLED_BY_ENV:
@@ -256,7 +260,7 @@ def check_batch(batch: M, spec: type, *, allow_extra: bool = False) -> M:
     if not isinstance(batch, Mapping):
         raise error(
             ShapeError,
-            f"expected a mapping of {spec.__qualname__}'s keys, got {fmt_value(batch)}",
+            f"expected a mapping of {_cls_name(spec)}'s keys, got {fmt_value(batch)}",
             function="check_batch",
             argument="batch",
             hint="for an object, annotate the function with the class and use @shapesafe.check",
@@ -339,12 +343,12 @@ def _key_error(
         hint = f"is the buffer configured to store {', '.join(missing)}?"
     else:
         hint = (
-            f"add {', '.join(extra)} to {spec.__qualname__}, drop them from the batch, or "
+            f"add {', '.join(extra)} to {_cls_name(spec)}, drop them from the batch, or "
             "pass allow_extra=True"
         )
     return error(
         ShapeError,
-        f"a {spec.__qualname__} " + "; it ".join(parts),
+        f"a {_cls_name(spec)} " + "; it ".join(parts),
         function="check_batch",
         argument="batch",
         expected=_keys(list(names)),

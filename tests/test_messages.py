@@ -2205,3 +2205,138 @@ def test_multimodal_message_wording(case: str) -> None:
     call, cls, expected = MULTIMODAL_CASES[case]
     text = _message(call, cls)
     assert text == (expected() if callable(expected) else expected)
+
+
+# ---------------- checked batches and the memory guards
+
+
+def _batch_guard_cases() -> dict[str, Case]:
+    from typing import NamedTuple, TypedDict
+
+    @shapesafe.checked_batch
+    class Transition(NamedTuple):
+        obs: Float[Tensor, "batch obs"]
+        actions: Int[Tensor, "batch"]
+
+    class Sample(TypedDict):
+        obs: Float[Tensor, "batch obs"]
+        actions: Int[Tensor, "batch"]
+
+    class Plain:
+        pass
+
+    def obs() -> Tensor:
+        return torch.zeros(4, 3)
+
+    def acts(n: int = 4) -> Tensor:
+        return torch.zeros(n, dtype=torch.long)
+
+    def shift() -> None:
+        x = torch.arange(6.0).reshape(2, 3)
+        with shapesafe.no_overlap():
+            x[:, 1:] = x[:, :-1]
+
+    def store(dtype: torch.dtype) -> Callable[[], None]:
+        def write() -> None:
+            with shapesafe.no_downcast():
+                torch.zeros(4, 3, dtype=dtype)[1] = torch.randn(3)
+
+        return write
+
+    return {
+        "batches: fields share dims": (
+            lambda: Transition(obs(), acts(5)),
+            ShapeError,
+            "Transition(): argument `actions` axis 0 ('batch'): expected batch=4 (bound by "
+            "`obs`), got 5 in shape (5,)\n"
+            '  annotation: Int[Tensor, "batch"]\n'
+            "  bindings: batch=4 (from `obs`), obs=3 (from `obs`)",
+        ),
+        "batches: a missing key": (
+            lambda: shapesafe.check_batch({"obs": obs()}, Sample),
+            ShapeError,
+            "check_batch(): argument `batch`: a Sample needs key 'actions', missing\n"
+            "  expected: keys 'obs', 'actions'\n"
+            "  got: keys 'obs'\n"
+            "  hint: is the buffer configured to store actions?",
+        ),
+        "batches: extra keys": (
+            lambda: shapesafe.check_batch({"obs": obs(), "actions": acts(), "infos": 1}, Sample),
+            ShapeError,
+            "check_batch(): argument `batch`: a Sample does not declare 'infos'\n"
+            "  expected: keys 'obs', 'actions'\n"
+            "  got: keys 'obs', 'actions', 'infos'\n"
+            "  hint: add infos to Sample, drop them from the batch, or pass allow_extra=True",
+        ),
+        "batches: a key's shape": (
+            lambda: shapesafe.check_batch({"obs": obs(), "actions": acts(5)}, Sample),
+            ShapeError,
+            "Sample(): key `actions` axis 0 ('batch'): expected batch=4 (bound by `obs`), got 5 "
+            "in shape (5,)\n"
+            '  annotation: Int[Tensor, "batch"]\n'
+            "  bindings: batch=4 (from `obs`), obs=3 (from `obs`)",
+        ),
+        "batches: not a mapping": (
+            lambda: shapesafe.check_batch([obs()], Sample),  # type: ignore[type-var]
+            ShapeError,
+            "check_batch(): argument `batch`: expected a mapping of Sample's keys, got a list "
+            "of 1 item\n"
+            "  hint: for an object, annotate the function with the class and use "
+            "@shapesafe.check",
+        ),
+        "batches: a TypedDict cannot be hooked": (
+            lambda: shapesafe.checked_batch(Sample),
+            AnnotationError,
+            "checked_batch(): argument `cls`: @checked_batch cannot hook Sample: calling a "
+            "TypedDict builds a plain dict\n"
+            "  hint: check the dicts with shapesafe.check_batch(d, Sample)",
+        ),
+        "batches: not a batch class": (
+            lambda: shapesafe.check_batch({}, Plain),
+            AnnotationError,
+            "check_batch(): argument `spec`: Plain is not a NamedTuple, a dataclass or a "
+            "TypedDict\n"
+            "  hint: declare it as `class X(NamedTuple)`, `class X(TypedDict)` or a @dataclass",
+        ),
+        "guards: overlapping write": (
+            shift,
+            UsageError,
+            "copy_(): argument `src`: in-place write whose source `src` overlaps its "
+            "destination `self` in memory: the result would depend on the order elements are "
+            "written\n"
+            "  expected: `src` disjoint from `self`, or the very same view\n"
+            "  got: `self` (2, 2) view at storage offset 1, strides (3, 1); `src` (2, 2) view "
+            "at storage offset 0, strides (3, 1) of one storage\n"
+            "  hint: write from a copy: pass `src.clone()`",
+        ),
+        "guards: downcast": (
+            store(torch.bfloat16),
+            DtypeError,
+            "copy_(): argument `src`: float32 values stored into a bfloat16 tensor would be "
+            "silently rounded\n"
+            "  expected: a bfloat16 source (an explicit cast), or a float32 destination\n"
+            "  got: source (3,) float32, destination (3,) bfloat16\n"
+            "  hint: store as float32 (allocate the buffer with dtype=torch.float32), or cast "
+            "explicitly with `.to(torch.bfloat16)` to acknowledge the loss",
+        ),
+        "guards: truncation": (
+            store(torch.int64),
+            DtypeError,
+            "copy_(): argument `src`: float32 values stored into an int64 tensor would be "
+            "silently truncated\n"
+            "  expected: an int64 source (an explicit cast), or a float32 destination\n"
+            "  got: source (3,) float32, destination (3,) int64\n"
+            "  hint: store as float32 (allocate the buffer with dtype=torch.float32), or cast "
+            "explicitly with `.to(torch.int64)` to acknowledge the loss",
+        ),
+    }
+
+
+BATCH_GUARD_CASES = _batch_guard_cases()
+
+
+@pytest.mark.parametrize("case", list(BATCH_GUARD_CASES))
+def test_batch_and_guard_message_wording(case: str) -> None:
+    call, cls, expected = BATCH_GUARD_CASES[case]
+    text = _message(call, cls)
+    assert text == (expected() if callable(expected) else expected)

@@ -78,7 +78,8 @@ RECIPES: dict[str, Recipe] = {
     "autoregressive": Recipe({}, steps=3000, lr=1e-3),
     "chunk": Recipe({}, steps=3000, lr=1e-3),
     "frame-stack": Recipe({"history": 4}, steps=4000, lr=1e-3),
-    "gru": Recipe({}, steps=3000, lr=1e-3),
+    # 3000 steps: 7% below the expert's return on hidden-velocity.
+    "gru": Recipe({}, steps=6000, lr=1e-3),
 }
 
 

@@ -97,8 +97,9 @@ def test_strided_timesteps_span_the_chain(data: st.DataObject, train: int) -> No
 
 
 def _oracle(policy: DiffusionPolicy, x0: Tensor) -> None:
-    """Replace the denoiser by the perfect noise predictor for the clean actions x0."""
-    ab = policy.alpha_bar
+    """Replace the denoiser by the perfect noise predictor for the clean actions x0
+    (alpha_bar in float64, as the sampler uses it)."""
+    ab = torch.cumprod(1 - betas_for(policy.schedule, policy.train_steps), 0).to(x0.dtype)
 
     def perfect(x_t: Tensor, t: Tensor, obs: Tensor) -> Tensor:
         a = ab[t].unsqueeze(-1)

@@ -116,8 +116,8 @@ def timestep_embedding(
 def ddim_step(
     x_t: Float[Tensor, "batch act"],
     eps: Float[Tensor, "batch act"],
-    ab_t: Float[Tensor, ""],
-    ab_prev: Float[Tensor, ""],
+    ab_t: float,
+    ab_prev: float,
     eta: float,
     noise: Float[Tensor, "batch act"] | None = None,
     clip: float | None = 1.0,
@@ -125,13 +125,16 @@ def ddim_step(
     """One reverse step ``x_t -> x_s`` (see the module docstring). ``ab_prev = 1`` for
     the last step. With ``clip``, the predicted clean sample is clamped to
     ``[-clip, clip]`` (the data range after normalisation) and the noise re-derived from
-    it, so the step stays consistent."""
-    x0 = (x_t - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()
+    it, so the step stays consistent. The schedule values are Python floats: the
+    coefficients are computed once on the host instead of as a dozen 0-d tensor ops
+    per step (which dominated the time per action)."""
+    a_t, s_t = math.sqrt(ab_t), math.sqrt(1 - ab_t)
+    x0 = (x_t - s_t * eps) / a_t
     if clip is not None:
         x0 = x0.clamp(-clip, clip)
-        eps = (x_t - ab_t.sqrt() * x0) / (1 - ab_t).sqrt()
-    sigma = eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).clamp(min=0).sqrt()
-    out = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma**2).clamp(min=0).sqrt() * eps
-    if noise is not None and eta > 0:
+        eps = (x_t - a_t * x0) / s_t
+    sigma = eta * math.sqrt(max(0.0, (1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)))
+    out = math.sqrt(ab_prev) * x0 + math.sqrt(max(0.0, 1 - ab_prev - sigma**2)) * eps
+    if noise is not None and sigma > 0:
         out = out + sigma * noise
     return out

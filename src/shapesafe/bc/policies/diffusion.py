@@ -129,6 +129,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
 
     loss_name = "noise MSE"
     alpha_bar: Tensor
+    time_table: Tensor
     act_low: Tensor
     act_high: Tensor
     _predict_noise: Tensor
@@ -179,6 +180,12 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         )
         alpha_bar = torch.cumprod(1 - betas_for(self.schedule, self.train_steps), 0)
         self.register_buffer("alpha_bar", alpha_bar.to(torch.float32), persistent=False)
+        # the sampler's copy, as Python floats: its per-step coefficients are host math
+        self._alpha_bar_host: list[float] = alpha_bar.tolist()
+        # every step's embedding, computed once: a step of the sampler indexes one row
+        steps = torch.arange(self.train_steps)
+        table = timestep_embedding(steps, self.embed_dim, self.train_steps)
+        self.register_buffer("time_table", table, persistent=False)
         # +inf / -inf: no data seen yet (the bounds then default to [-1, 1])
         self.register_buffer("act_low", lo if lo is not None else torch.full((act_dim,), torch.inf))
         self.register_buffer(
@@ -270,7 +277,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         obs: Float[Tensor, "batch obs"],
     ) -> Float[Tensor, "batch act"]:
         """The MLP's raw output: the noise, or the clean action (``prediction``)."""
-        emb = timestep_embedding(t, self.embed_dim, self.train_steps).to(x_t.dtype)
+        emb = self.time_table[t].to(x_t.dtype)
         out: Tensor = self.denoiser(torch.cat([obs, x_t, emb], dim=-1))
         return out
 
@@ -313,16 +320,15 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
             noise = torch.randn(n, self.act_dim, generator=generator, device=obs.device)
         x = noise.to(obs.dtype)
         steps = strided_timesteps(self.train_steps, self.inference_steps)
-        one = self.alpha_bar.new_ones(())
         for i, t in enumerate(steps):
             last = i + 1 == len(steps)
-            ab_prev = one if last else self.alpha_bar[steps[i + 1]]
+            ab_prev = 1.0 if last else self._alpha_bar_host[steps[i + 1]]
             t_rows = torch.full((n,), t, dtype=torch.long, device=obs.device)
             eps = self.denoise(x, t_rows, obs)
             z = None
             if eta > 0 and not last:
                 z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-            x = ddim_step(x, eps, self.alpha_bar[t], ab_prev, eta, z)
+            x = ddim_step(x, eps, self._alpha_bar_host[t], ab_prev, eta, z)
         low, high = self.bounds()
         # clamp again after the affine map: its rounding may step just outside
         return self.unnormalize(x.clamp(-1, 1)).clamp(low, high)

@@ -93,7 +93,7 @@ def main() -> None:
         base = times["unguarded"]
         print(title)
         for name, t in times.items():
-            print(f"  {name:<14} {t * 1e6:9.1f} us {t / base:6.2f}x")
+            print(f"  {name:<20} {t * 1e6:9.1f} us {t / base:6.2f}x")
 
 
 if __name__ == "__main__":

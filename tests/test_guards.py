@@ -208,6 +208,33 @@ def test_decorator_form_and_clean_exit() -> None:
     assert x[0].tolist() == [0.0, 0.0, 0.0, 0.0]  # the corruption the guard exists for
 
 
+def test_one_decorated_function_in_several_threads() -> None:
+    import threading
+
+    @shapesafe.no_overlap()
+    def shift(x: torch.Tensor, clone: bool) -> None:
+        x[:, 1:] = x[:, :-1].clone() if clone else x[:, :-1]
+
+    outcomes: list[str] = []
+
+    def worker(clone: bool) -> None:
+        for _ in range(20):
+            try:
+                shift(_grid(), clone)
+                outcomes.append("ok" if clone else "missed")
+            except UsageError:
+                outcomes.append("raised" if not clone else "false alarm")
+
+    threads = [threading.Thread(target=worker, args=(i % 2 == 0,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(set(outcomes)) == ["ok", "raised"] and len(outcomes) == 80
+    x = _grid()
+    x[:, 1:] = x[:, :-1]  # no guard left behind in this thread
+
+
 def test_checks_off_pushes_no_guard() -> None:
     with shapesafe.enabled(False), shapesafe.no_overlap(), shapesafe.no_downcast():
         (x := _grid())[:, 1:].copy_(x[:, :-1])

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -49,22 +50,24 @@ aten = torch.ops.aten
 
 
 class _Guard(contextlib.ContextDecorator):
-    """A context manager that is also a decorator; pushes a fresh mode per entry (so
-    nested and recursive uses, and threads, each have their own)."""
+    """A context manager that is also a decorator. Each entry pushes a fresh mode and
+    records it on a per-thread stack, so one guard object (a decorated function) can be
+    entered recursively and from several threads at once; torch's own mode stack is
+    per-thread too."""
 
-    _mode_cls: type[TorchDispatchMode]
-
-    def __init__(self) -> None:
-        self._stack: list[TorchDispatchMode | None] = []
+    def __init__(self, mode_cls: type[TorchDispatchMode]) -> None:
+        self._mode_cls = mode_cls
+        self._local = threading.local()
 
     def __enter__(self) -> None:
         mode = self._mode_cls() if _config.STATE.enabled else None
         if mode is not None:
             mode.__enter__()  # type: ignore[no-untyped-call]
-        self._stack.append(mode)
+        stack = self._local.__dict__.setdefault("stack", [])
+        stack.append(mode)
 
     def __exit__(self, *exc: Any) -> None:
-        mode = self._stack.pop()
+        mode = self._local.stack.pop()
         if mode is not None:
             mode.__exit__(*exc)  # type: ignore[no-untyped-call]
 
@@ -332,9 +335,7 @@ def no_overlap() -> _Guard:
       got: `self` (2, 2) view at storage offset 1, strides (3, 1); `src` (2, 2) view at ...
       hint: write from a copy: pass `src.clone()`
     """
-    guard = _Guard()
-    guard._mode_cls = _OverlapMode
-    return guard
+    return _Guard(_OverlapMode)
 
 
 # --------------------------------------------------------------------------------------
@@ -461,6 +462,4 @@ def no_downcast() -> _Guard:
       got: source (2,) float32, destination (2,) bfloat16
       hint: store as float32 (allocate the buffer with dtype=torch.float32), or cast ...
     """
-    guard = _Guard()
-    guard._mode_cls = _DowncastMode
-    return guard
+    return _Guard(_DowncastMode)

@@ -2207,6 +2207,60 @@ def test_multimodal_message_wording(case: str) -> None:
     assert text == (expected() if callable(expected) else expected)
 
 
+# ---------------- axes tied to a module attribute ("{self.obs_dim}")
+
+
+class _Encoder(torch.nn.Module):
+    def __init__(self, obs_dim: int | None = None) -> None:
+        super().__init__()
+        if obs_dim is not None:
+            self.obs_dim = obs_dim
+
+    @shapesafe.check
+    def forward(self, obs: Float[Tensor, "batch obs={self.obs_dim}"]) -> Float[Tensor, "batch"]:
+        return obs.sum(-1)
+
+
+def _unknown_root() -> None:
+    @shapesafe.check
+    def f(x: Float[Tensor, "{cfg.n}"]) -> None: ...
+
+
+MODULE_DIM_CASES: dict[str, Case] = {
+    "module dims: wrong width": (
+        lambda: _Encoder(4)(torch.zeros(8, 5)),
+        ShapeError,
+        (
+            "_Encoder.forward(): argument `obs` axis 1 ('obs={self.obs_dim}'): expected "
+            "obs=4 (self.obs_dim), got 5 in shape (8, 5)\n"
+            '  annotation: Float[Tensor, "batch obs={self.obs_dim}"]\n'
+            "  bindings: (none yet)"
+        ),
+    ),
+    "module dims: missing attribute": (
+        lambda: _Encoder()(torch.zeros(8, 5)),
+        AnnotationError,
+        (
+            "_Encoder.forward(): an annotation reads the size self.obs_dim, but `self` "
+            "(_Encoder) has no attribute 'obs_dim'; set it in __init__ (before the first "
+            "call) or fix the name in the annotation"
+        ),
+    ),
+    "module dims: not a parameter": (
+        _unknown_root,
+        AnnotationError,
+        "f(): the axis '{cfg.n}' reads `cfg`, which is not a parameter of f() (parameters: x)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(MODULE_DIM_CASES))
+def test_module_dim_message_wording(case: str) -> None:
+    call, cls, expected = MODULE_DIM_CASES[case]
+    text = _message(call, cls)
+    assert text == (expected() if callable(expected) else expected)
+
+
 # ---------------- checked batches and the memory guards
 
 

@@ -48,8 +48,11 @@ from shapesafe.ops import take_along as take_along
 from shapesafe.ops import unsqueeze as unsqueeze
 
 # strict broadcasting
+from shapesafe.strict import BroadcastWarning as BroadcastWarning
+from shapesafe.strict import StrictReport as StrictReport
 from shapesafe.strict import allow_broadcasting as allow_broadcasting
 from shapesafe.strict import strict_broadcasting as strict_broadcasting
+from shapesafe.strict import strict_report as strict_report
 
 # torch-safety utilities: numpy boundary, autograd, audit, training step, checkpoints
 from shapesafe.torch_safety import AuditReport as AuditReport
@@ -86,6 +89,7 @@ __all__ = [
     "AutogradError",
     "AutogradGraph",
     "BroadcastError",
+    "BroadcastWarning",
     "CheckpointError",
     "CheckpointInfo",
     "DataError",
@@ -98,6 +102,7 @@ __all__ = [
     "ShapeError",
     "ShapesafeError",
     "StepStats",
+    "StrictReport",
     "UsageError",
     "__version__",
     "allow_broadcasting",
@@ -132,6 +137,7 @@ __all__ = [
     "sgd_step",
     "squeeze",
     "strict_broadcasting",
+    "strict_report",
     "take_along",
     "to_numpy",
     "train_step",

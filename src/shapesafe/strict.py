@@ -77,6 +77,9 @@ from shapesafe._config import STATE
 from shapesafe._format import fmt_shape, fmt_value
 from shapesafe._strict_ops import LOSS_FNS_BY_NAME as _LOSS_FNS_BY_NAME
 from shapesafe._strict_ops import OPS_BY_NAME as _OPS_BY_NAME
+from shapesafe._strict_report import MODES as _MODES
+from shapesafe._strict_report import BroadcastWarning, StrictReport, strict_report
+from shapesafe._strict_report import give_report as _give_report
 from shapesafe._strict_rule import BATCH_SUMS as _BATCH_SUMS
 from shapesafe._strict_rule import TOTALS as _TOTALS
 from shapesafe._strict_rule import broadcast as _broadcast
@@ -86,7 +89,13 @@ from shapesafe._strict_rule import remember_total as _remember_total
 from shapesafe._strict_rule import total_of as _total_of
 from shapesafe.errors import BroadcastError, UsageError
 
-__all__ = ["allow_broadcasting", "strict_broadcasting"]
+__all__ = [
+    "BroadcastWarning",
+    "StrictReport",
+    "allow_broadcasting",
+    "strict_broadcasting",
+    "strict_report",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -176,6 +185,20 @@ _ESCAPE = (
 )
 
 
+def _refuse(error: BroadcastError, shapes: Sequence[torch.Size], names: Sequence[str] = ()) -> None:
+    """Raise, or in an audit block (``on_violation="warn"/"log"``) record the line."""
+    report = getattr(_LOCAL, "report", None)
+    if report is None:
+        raise error from None
+    report.record(error, _shapes_text(shapes, names))
+
+
+def _shapes_text(shapes: Sequence[torch.Size], names: Sequence[str] = ()) -> str:
+    if names:
+        return ", ".join(f"{n} {fmt_shape(s)}" for n, s in zip(names, shapes))
+    return " and ".join(fmt_shape(s) for s in shapes)
+
+
 class _StrictBroadcastMode(TorchFunctionMode):
     def __init__(self, allow_size_one: bool) -> None:
         super().__init__()
@@ -233,7 +256,8 @@ class _StrictBroadcastMode(TorchFunctionMode):
                 if u is not t and u is not source and u.ndim and u.shape[0] == n:
                     error = _total_error(label, t.shape, n, u.shape, sys._getframe)
                     if error is not None:
-                        raise error from None
+                        _refuse(error, [t.shape, u.shape], ["total", "per-sample"])
+                        return
 
     def _check_elementwise(
         self, label: str, args: Sequence[Any], kwargs: Mapping[str, Any]
@@ -259,7 +283,7 @@ class _StrictBroadcastMode(TorchFunctionMode):
             label, [t.shape for t in tensors], self.allow_size_one, sys._getframe
         )
         if error is not None:
-            raise error from None
+            _refuse(error, [t.shape for t in tensors])
 
     def _check_loss(self, key: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
         name, argnames = _LOSS_FNS_BY_NAME[key]
@@ -274,7 +298,7 @@ class _StrictBroadcastMode(TorchFunctionMode):
             return
         error = _loss_error(name, argnames, [v.shape for v in values], sys._getframe)
         if error is not None:
-            raise error from None
+            _refuse(error, [v.shape for v in values], argnames)
 
 
 # The frame of the user's code: found from the interpreter's frames when eager, from
@@ -420,13 +444,19 @@ def _explain_at_trace_time(
     if where is None:
         return
     shapes = [t.shape for t in operands]
+    names: Sequence[str] = ()
     if allow_size_one is None:
-        name, argnames = _LOSS_FNS_BY_NAME[label]
-        error = _loss_error(name, argnames, shapes, where)
+        name, names = _LOSS_FNS_BY_NAME[label]
+        error = _loss_error(name, names, shapes, where)
     else:
         error = _elementwise_error(label, shapes, allow_size_one, where)
     if error is not None:
-        raise error
+        # under torch.compile an audit block records the line once per compilation
+        # (the check runs at trace time), not once per call
+        report = getattr(_LOCAL, "report", None)
+        if report is None:
+            raise error
+        report.record(error, _shapes_text(shapes, names))
 
 
 # --------------------------------------------------------------------------------------
@@ -434,21 +464,34 @@ def _explain_at_trace_time(
 
 
 @contextmanager
-def _strict(allow_size_one: bool) -> Iterator[None]:
+def _strict(allow_size_one: bool, on_violation: str) -> Iterator[StrictReport]:
+    report = StrictReport()
     if not STATE.enabled:
-        yield
+        yield report
         return
-    with _StrictBroadcastMode(allow_size_one):
-        yield
+    audit = on_violation != "raise"
+    outer = getattr(_LOCAL, "report", None)
+    # this thread's sink for refusals: a nested raise block raises again inside an
+    # audit block, and an audit block nested in a raise block records
+    _LOCAL.report = report if audit else None
+    try:
+        with _StrictBroadcastMode(allow_size_one):
+            yield report
+    finally:
+        _LOCAL.report = outer
+        if audit:
+            _give_report(report, on_violation)
 
 
 @overload
 def strict_broadcasting(func: F, /) -> F: ...
 @overload
 def strict_broadcasting(
-    func: None = None, /, *, allow_size_one: bool = True
-) -> AbstractContextManager[None]: ...
-def strict_broadcasting(func: Any = None, /, *, allow_size_one: bool = True) -> Any:
+    func: None = None, /, *, allow_size_one: bool = True, on_violation: str = "raise"
+) -> AbstractContextManager[StrictReport]: ...
+def strict_broadcasting(
+    func: Any = None, /, *, allow_size_one: bool = True, on_violation: str = "raise"
+) -> Any:
     """Refuse implicit broadcasting in torch ops, as a context manager or decorator.
 
     Inside the block (or decorated function), an elementwise torch op whose operands
@@ -470,7 +513,21 @@ def strict_broadcasting(func: Any = None, /, *, allow_size_one: bool = True) -> 
         ...     (torch.zeros(64, 6) * torch.ones(6)).shape
         torch.Size([64, 6])
 
-    Does nothing when shapesafe checks are disabled (:func:`shapesafe.disable`) at entry.
+    ``on_violation="warn"`` or ``"log"`` is the audit mode: nothing raises; each
+    distinct offending source line is recorded once (file:line, op, shapes, how often
+    it ran) and reported at the exit of the block, as one
+    :class:`~shapesafe.BroadcastWarning` per line (``"warn"``, attributed to that line)
+    or one record on the ``shapesafe.strict`` logger (``"log"``). The ``with``
+    statement binds the block's :class:`~shapesafe.StrictReport`;
+    :func:`~shapesafe.strict_report` returns everything recorded in the process.
+
+        >>> with strict_broadcasting(on_violation="log") as report:
+        ...     _ = torch.zeros(4) + torch.zeros(4, 1)
+        >>> [(v.op, v.shapes) for v in report.violations]
+        [('`+` (add)', '(4,) and (4, 1)')]
+
+    Does nothing when shapesafe checks are disabled (:func:`shapesafe.disable`) at entry
+    (the report stays empty).
 
     Examples:
         >>> import torch
@@ -490,8 +547,17 @@ def strict_broadcasting(func: Any = None, /, *, allow_size_one: bool = True) -> 
                 expected="a function, or no positional argument",
                 got=fmt_value(func),
             )
-        return _strict(allow_size_one)(func)
-    return _strict(allow_size_one)
+        return _strict(allow_size_one, "raise")(func)
+    if on_violation not in _MODES:
+        raise UsageError(
+            "strict_broadcasting(): `on_violation` must be 'raise', 'warn' or 'log', got "
+            f"{on_violation!r}",
+            function="strict_broadcasting",
+            argument="on_violation",
+            expected="'raise', 'warn' or 'log'",
+            got=repr(on_violation),
+        )
+    return _strict(allow_size_one, on_violation)
 
 
 @contextmanager

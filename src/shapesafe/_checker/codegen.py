@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,7 @@ from shapesafe._checker.dims import (
     SAFE_BUILTINS,
     AnonDim,
     AnyRunDim,
+    ArgDim,
     FixedDim,
     RunDim,
     SymbolicDim,
@@ -84,6 +86,7 @@ _COMMON_FIRST = [
 ]  # fmt: skip
 
 
+@functools.lru_cache(maxsize=256)
 def _ordered(dtypes: frozenset[Any]) -> tuple[Any, ...]:
     """A tuple, common dtypes first: `x.dtype in tuple` hits on identity at once, which is
     about twice as fast as hashing into a frozenset."""
@@ -131,6 +134,8 @@ class Generator:
         self.deferred: list[_Deferred] = []
         self._consts: dict[int, str] = {}
         self._n_symbolic = 0
+        # `{self.obs_dim}` axes: each path is read once per call, into `_ss_A<i>`
+        self.arg_vars = {path: f"_ss_A{i}" for i, path in enumerate(plan.arg_paths)}
 
     def const(self, obj: Any) -> str:
         key = id(obj)
@@ -141,7 +146,10 @@ class Generator:
         return self._consts[key]
 
     def fail(self, k: int) -> str:
-        return f"_ss_fail({k}, {', '.join(self.node_vars[: k + 1])})"
+        extra = ""
+        if self.arg_vars:
+            extra = f", _ss_a=({', '.join(self.arg_vars.values())},)"
+        return f"_ss_fail({k}, {', '.join(self.node_vars[: k + 1])}{extra})"
 
     def emit(self, indent: int, line: str) -> None:
         self.lines.append("    " * indent + line)
@@ -198,6 +206,10 @@ class Generator:
             idx = str(i - n) if spec.var_index is not None and i > spec.var_index else str(i)
             el = f"{s}[{idx}]"
             if isinstance(d, (AnonDim, AnyRunDim)):
+                continue
+            if isinstance(d, ArgDim):
+                c = f"{el} == {self.arg_vars[d.path]}"
+                conds.append(f"({el} == 1 or {c})" if d.broadcastable else c)
                 continue
             if isinstance(d, FixedDim):
                 c = f"{el} == {d.size}"
@@ -381,3 +393,19 @@ class Generator:
                 guard += f" and {size} != 1"
             self.emit(ind2, f"if {guard} and {size} != ({dd.expr}): {fail}")
         self.deferred.clear()
+
+
+def arg_paths(nodes: tuple[Node, ...]) -> tuple[str, ...]:
+    """The distinct ``{self.obs_dim}`` paths that the annotations of ``nodes`` read."""
+    specs: list[ArraySpec] = []
+    for node in nodes:
+        if isinstance(node, ArrayNode):
+            specs.append(node.spec)
+        elif isinstance(node, LoopNode) and isinstance(node.child, ArrayNode):
+            specs.append(node.child.spec)
+        elif isinstance(node, UnionNode):
+            specs.extend(m for m in node.members if isinstance(m, ArraySpec))
+        elif isinstance(node, AttrsNode):
+            specs.extend(node.attrs)
+    paths = (d.path for sp in specs for d in sp.dims if isinstance(d, ArgDim))
+    return tuple(dict.fromkeys(paths))

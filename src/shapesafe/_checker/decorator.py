@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 from shapesafe import _config
+from shapesafe._checker.codegen import arg_paths
 from shapesafe._checker.explain import Plan, make_error
 from shapesafe._checker.match import Bindings, match_array
 from shapesafe._checker.plan import (
@@ -112,7 +113,17 @@ def _build_wrapper(fn: Callable[..., Any], hints: dict[str, Any]) -> Callable[..
     arg_end = len(flat) - 1
     if ret_node is not None:
         flatten(ret_node, flat)
-    plan = Plan(fn_name, tuple(flat), arg_end)
+    paths = arg_paths(tuple(flat))
+    for path in paths:
+        root = path.split(".")[0]
+        if root not in sig.parameters:
+            raise AnnotationError(
+                f"{fn_name}(): the axis '{{{path}}}' reads `{root}`, which is not a "
+                f"parameter of {fn_name}() (parameters: {', '.join(sig.parameters) or 'none'})",
+                function=fn_name,
+                argument=root,
+            )
+    plan = Plan(fn_name, tuple(flat), arg_end, paths)
     wrapper = generate(fn, sig, plan, arg_nodes, ret_node, flavor)
     functools.update_wrapper(wrapper, fn)
     if isinstance(fn, functools.partial):

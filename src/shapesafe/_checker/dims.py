@@ -21,6 +21,7 @@ from shapesafe.errors import AnnotationError
 __all__ = [
     "AnonDim",
     "AnyRunDim",
+    "ArgDim",
     "Dim",
     "FixedDim",
     "NamedDim",
@@ -82,6 +83,23 @@ class SymbolicDim:
 
 
 @dataclasses.dataclass(frozen=True)
+class ArgDim:
+    """``{self.obs_dim}`` (or ``obs={self.obs_dim}``): the size is read from a parameter
+    of the call, or an attribute of one, each time the function is called.
+
+    jaxtyping's own spelling (its checker evaluates ``{...}`` as an f-string over the
+    arguments), so an annotation that ties an axis to a module's width reads the same to
+    both checkers. ``path`` is the dotted expression, ``root`` the parameter it starts
+    from; ``alias`` only labels the axis in messages, as for a fixed size."""
+
+    label: str
+    path: str
+    root: str
+    alias: str | None = None
+    broadcastable: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
 class RunDim:
     """``*batch``: a run of axes of any length, bound as a tuple."""
 
@@ -103,7 +121,7 @@ class AnyRunDim:
     label: str
 
 
-Dim = FixedDim | NamedDim | SymbolicDim | RunDim | AnonDim | AnyRunDim
+Dim = FixedDim | NamedDim | SymbolicDim | ArgDim | RunDim | AnonDim | AnyRunDim
 
 # names usable in a symbolic expression without being dims (jaxtyping allows these too)
 SAFE_BUILTINS: dict[str, Any] = {"min": min, "max": max, "abs": abs, "int": int, "len": len}
@@ -154,6 +172,8 @@ def _parse_dim(token: str) -> Dim:
         pass
     else:
         return FixedDim(token, size, alias, broadcastable)
+    if "{" in elem or "}" in elem:
+        return _arg_dim(token, elem, alias, broadcastable or variadic)
     try:
         tree = ast.parse(elem, mode="eval")
     except SyntaxError:
@@ -162,6 +182,20 @@ def _parse_dim(token: str) -> Dim:
         {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in SAFE_BUILTINS}
     )
     return SymbolicDim(token, elem, tuple(names), broadcastable)
+
+
+def _arg_dim(token: str, elem: str, alias: str | None, bad: bool) -> ArgDim:
+    path = elem[1:-1].strip() if elem.startswith("{") and elem.endswith("}") else ""
+    parts = path.split(".")
+    if bad and elem.startswith("{") and not token.startswith("#"):
+        raise AnnotationError(f"a '{{...}}' axis is one axis, it cannot be variadic: {token!r}")
+    if not path or not all(p.isidentifier() for p in parts):
+        raise AnnotationError(
+            f"cannot parse the axis {token!r}: shapesafe reads '{{name}}' (a parameter) or "
+            "'{self.attr}' (an attribute of one) as a whole axis; for an expression such "
+            "as '{self.n}+1', give the module a property holding the size"
+        )
+    return ArgDim(token, path, parts[0], alias, token.startswith("#"))
 
 
 def parse_dim_string(dim_str: str) -> tuple[tuple[Dim, ...], int | None]:

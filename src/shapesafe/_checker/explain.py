@@ -59,11 +59,15 @@ class Plan:
     fn_name: str
     nodes: tuple[Node, ...]
     arg_end: int
+    # the `{self.obs_dim}` paths the annotations read, in the order the wrapper reads them
+    arg_paths: tuple[str, ...] = ()
 
 
-def explain(plan: Plan, k: int, values: tuple[Any, ...]) -> ShapeError:
-    """The error for a call whose check ``k`` failed (``values``: of checks ``0..k``)."""
+def explain(plan: Plan, k: int, values: tuple[Any, ...], args: tuple[Any, ...] = ()) -> ShapeError:
+    """The error for a call whose check ``k`` failed (``values``: of checks ``0..k``;
+    ``args``: the sizes read for ``plan.arg_paths``)."""
     b = Bindings()
+    b.args = dict(zip(plan.arg_paths, args))
     deferred: list[Any] = []
     for i in range(k + 1):
         node = plan.nodes[i]
@@ -86,10 +90,18 @@ def explain(plan: Plan, k: int, values: tuple[Any, ...]) -> ShapeError:
     )
 
 
-def explain_compiling(plan: Plan, k: int, values: tuple[Any, ...]) -> None:
+def explain_compiling(
+    plan: Plan, k: int, values: tuple[Any, ...], args: tuple[Any, ...] = ()
+) -> None:
     """Run at compile time (dynamo ``comptime``): raise the same error as eager mode.
-    ``values`` are dynamo variable trackers, read back as example values."""
-    raise explain(plan, k, tuple(comptime_value_deep(v) for v in values))
+    ``values`` are dynamo variable trackers, read back as example values; ``args`` are
+    already plain sizes."""
+    raise explain(
+        plan,
+        k,
+        tuple(comptime_value_deep(v) for v in values),
+        args,
+    )
 
 
 def _spec_of(node: Node) -> ArraySpec | None:

@@ -23,6 +23,7 @@ import torch
 from shapesafe._checker.dims import (
     AnonDim,
     AnyRunDim,
+    ArgDim,
     FixedDim,
     NamedDim,
     RunDim,
@@ -61,11 +62,15 @@ class Bindings:
     def __init__(self) -> None:
         self.values: dict[str, Any] = {}
         self.sources: dict[str, str] = {}
+        # `{self.obs_dim}` axes: the sizes read from the call (path -> size); not
+        # bindings (no name, never shared), so kept apart from `values`
+        self.args: dict[str, Any] = {}
 
     def copy(self) -> Bindings:
         b = Bindings()
         b.values = dict(self.values)
         b.sources = dict(self.sources)
+        b.args = self.args
         return b
 
     def update(self, other: Bindings) -> None:
@@ -124,6 +129,8 @@ def expected_shape(spec: ArraySpec, b: Bindings) -> str:
             known.append(str(d.size))
         elif isinstance(d, NamedDim) and d.name in b.values:
             known.append(str(b.values[d.name]))
+        elif isinstance(d, ArgDim) and d.path in b.args:
+            known.append(str(b.args[d.path]))
         elif isinstance(d, RunDim) and "*" + d.name in b.values:
             known.extend(str(x) for x in b.values["*" + d.name])
         elif isinstance(d, SymbolicDim):
@@ -196,6 +203,13 @@ def match_shape(
                 # an aliased size (act=2) is labelled; a bare '4' is not a name
                 label = d.label if d.alias else None
                 return Failure("size", f"{alias}{d.size}", str(size), axis=pos, axis_label=label)
+        elif isinstance(d, ArgDim):
+            want = trial.args.get(d.path)
+            if want is not None and size != want:
+                alias = f"{d.alias}=" if d.alias else ""
+                return Failure(
+                    "size", f"{alias}{want} ({d.path})", str(size), axis=pos, axis_label=d.label
+                )
         elif isinstance(d, NamedDim):
             if d.name in trial.values:
                 if trial.values[d.name] != size:

@@ -32,7 +32,7 @@ from shapesafe import _config
 from shapesafe._checker.codegen import Generator
 from shapesafe._checker.explain import Plan, explain, explain_compiling
 from shapesafe._checker.plan import Node
-from shapesafe._compile import is_compiling, passthrough
+from shapesafe._compile import comptime_value_deep, is_compiling, passthrough
 from shapesafe.errors import AnnotationError
 
 _P = inspect.Parameter
@@ -79,9 +79,28 @@ def signature_parts(sig: inspect.Signature, ns: dict[str, Any]) -> tuple[list[st
 def _explain_at_compile_time(plan: Plan, ctx: Any) -> None:
     # `ctx` sees the locals of `_ss_fail`, the frame that called comptime: the index of
     # the failed check and the value of each check up to it (see the module docstring)
-    k = int(ctx.get_local("_ss_k").as_python_constant())
+    # (stacklevel=1: comptime is called from `_comptime` below, one frame under `_ss_fail`)
+    k = int(ctx.get_local("_ss_k", stacklevel=1).as_python_constant())
+    values = tuple(ctx.get_local(f"_ss_v{i}", stacklevel=1) for i in range(k + 1))
+    args = comptime_value_deep(ctx.get_local("_ss_a", stacklevel=1))
     with passthrough():
-        explain_compiling(plan, k, tuple(ctx.get_local(f"_ss_v{i}") for i in range(k + 1)))
+        explain_compiling(plan, k, values, tuple(args) if isinstance(args, tuple) else ())
+
+
+def missing_attribute(plan: Plan, i: int, obj: Any) -> AnnotationError:
+    """A ``{self.obs_dim}`` axis whose attribute the object does not have."""
+    path = plan.arg_paths[i]
+    root, *attrs = path.split(".")
+    owner = type(obj).__qualname__
+    return AnnotationError(
+        f"{plan.fn_name}(): an annotation reads the size {path}, but `{root}` "
+        f"({owner}) has no attribute {'.'.join(attrs)!r}; set it in __init__ (before the "
+        "first call) or fix the name in the annotation",
+        function=plan.fn_name,
+        argument=root,
+        expected=path,
+        got=owner,
+    )
 
 
 def _return_line(fn: Callable[..., Any]) -> tuple[types.CodeType, int] | None:
@@ -126,12 +145,12 @@ def raise_at_return(fn: Callable[..., Any], error: BaseException) -> None:
     exec(stand_in, {"_ss_error": error})
 
 
-def _register_source(fn_name: str, source: str) -> str:
+def _register_source(source: str) -> str:
     """A linecache entry so tracebacks and dynamo show the generated lines. Named by a
-    hash of the source: decorating the same function again (in a loop, per instance)
-    reuses one entry instead of adding one per decoration."""
+    hash of the source: functions with the same generated body (and the same function
+    decorated again, in a loop or per instance) share one entry."""
     digest = hashlib.sha1(source.encode()).hexdigest()[:12]
-    filename = f"<shapesafe check of {fn_name} {digest}>"
+    filename = f"<shapesafe check {digest}>"
     if filename not in linecache.cache:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     return filename
@@ -201,7 +220,7 @@ def generate(
 
     n = len(plan.nodes)
     all_values = ", ".join(f"_ss_v{i}" for i in range(n))
-    fail_params = ", ".join(f"_ss_v{i}=None" for i in range(n))
+    fail_params = ", ".join(f"_ss_v{i}=None" for i in range(n)) + ", _ss_a=()"
     keyword = "async def" if flavor in (Flavor.COROUTINE, Flavor.ASYNC_GENERATOR) else "def"
     if flavor is Flavor.ASYNC_GENERATOR:
         disabled = (
@@ -217,37 +236,76 @@ def generate(
         disabled = f"        return _ss_fn({call_str})"
     src = [
         "def _ss_ct(ctx):\n    _ss_explain_compiling(_ss_plan, ctx)\n",
+        "def _ss_noattr(_ss_i, _ss_obj):",
+        "    raise _ss_missing(_ss_plan, _ss_i, _ss_obj) from None",
+        "",
         f"def _ss_fail(_ss_k, {fail_params}):",
         "    if _ss_compiling():",
         "        _ss_comptime(_ss_ct)",
-        f"    _ss_e = _ss_explain(_ss_plan, _ss_k, ({all_values},))",
+        f"    _ss_e = _ss_explain(_ss_plan, _ss_k, ({all_values},), _ss_a)",
         f"    if _ss_k > {plan.arg_end}:",
         "        _ss_raise_at_return(_ss_fn, _ss_e)",
         "    raise _ss_e from None",
         "",
-        f"{keyword} {_safe_name(fn)}({', '.join(header)}):",
+        f"{keyword} {_GENERIC}({', '.join(header)}):",
         "    if not _ss_cfg.enabled:",
         disabled,
     ]
+    # `{self.obs_dim}` axes: read fresh at every call into locals (never stored between
+    # calls, so two modules of different widths called alternately, or from two
+    # threads, each see their own; jaxtyping#264)
+    for i, (path, var) in enumerate(gen.arg_vars.items()):
+        src += ["    try:", f"        {var} = {path}", "    except AttributeError:"]
+        src.append(f"        _ss_noattr({i}, {path.split('.')[0]})")
     src += [f"    {var} = None" for var in sorted(gen.maybe)]
     src += [f"    {var} = []" for var in sorted(gen.lists)]
     src += gen.lines
     source = "\n".join(src) + "\n"
-    from torch._dynamo.comptime import comptime
-
     ns = gen.ns
     ns.update(
         _ss_fn=fn,
         _ss_cfg=_config.STATE,
         _ss_plan=plan,
         _ss_compiling=is_compiling,
-        _ss_comptime=comptime,
+        _ss_comptime=_comptime,
         _ss_explain=explain,
         _ss_explain_compiling=_explain_at_compile_time,
         _ss_raise_at_return=raise_at_return,
+        _ss_missing=missing_attribute,
     )
-    filename = _register_source(plan.fn_name, source)
-    exec(compile(source, filename, "exec"), ns)
-    wrapper: Callable[..., Any] = ns[_safe_name(fn)]
-    wrapper.__shapesafe_source__ = source  # type: ignore[attr-defined]
+    name = _safe_name(fn)
+    wrapper: Callable[..., Any] = _instantiate(source, name, ns)
+    wrapper.__shapesafe_source__ = source.replace(_GENERIC, name, 1)  # type: ignore[attr-defined]
     return wrapper
+
+
+# The wrapper is generated under one placeholder name and renamed after ``exec``, so
+# that functions with the same parameters and annotations (every ``forward(self, x:
+# Float[Tensor, "batch obs"])`` of a codebase) share one compiled code object: compiling
+# the source was the largest part of decoration time (~1.3 ms). The code depends only
+# on the source text; the values it reads (the function, its constants) live in ``ns``.
+_GENERIC = "_ss_checked"
+_code_cache: dict[str, types.CodeType] = {}
+_CODE_CACHE_MAX = 4096
+
+
+def _instantiate(source: str, name: str, ns: dict[str, Any]) -> Callable[..., Any]:
+    code = _code_cache.get(source)
+    if code is None:
+        code = compile(source, _register_source(source), "exec")
+        if len(_code_cache) >= _CODE_CACHE_MAX:
+            _code_cache.clear()
+        _code_cache[source] = code
+    exec(code, ns)
+    wrapper = ns[_GENERIC]
+    if name != _GENERIC:
+        wrapper.__code__ = wrapper.__code__.replace(co_name=name, co_qualname=name)
+    return wrapper  # type: ignore[no-any-return]
+
+
+def _comptime(callback: Callable[[Any], None]) -> None:
+    # imported on first use: only a failing check *while compiling* reaches here, and
+    # importing torch._dynamo up front cost seconds at the first decoration of a process
+    from torch._dynamo.comptime import comptime
+
+    comptime(callback)

@@ -106,7 +106,37 @@ def main() -> int:
         f"targets: compiled >= 1.5x faster: {speedup:.2f}x {'ok' if speedup >= 1.5 else 'MISSED'}; "
         f"eager fit <= 1.10x the loop: {eager:.2f}x {'ok' if eager <= 1.10 else 'MISSED'}"
     )
+    act_latency()
     return 0
+
+
+def act_latency() -> None:
+    """Time per action of ``act()`` on one observation, eager and compiled (inductor)."""
+    import numpy as np
+
+    from shapesafe.bc import DiffusionPolicy
+
+    obs = np.zeros(2, np.float32)
+    print("\nact() on one observation, checks on (ms per action):")
+    for name, make in (
+        ("GaussianPolicy (32, 32)", lambda: _policy()),
+        ("DiffusionPolicy, 10 DDIM steps", lambda: DiffusionPolicy(2, 2, low=-1.0, high=1.0)),
+    ):
+        eager, compiled = make(), make()
+        compiled.load_state_dict(eager.state_dict())
+        compiled.compile_act()
+        for deterministic in (False, True):
+            compiled.act(obs, deterministic=deterministic)  # compile both paths first
+        times = compare(
+            {"eager": lambda e=eager: e.act(obs), "compiled": lambda c=compiled: c.act(obs)},
+            number=20,
+            rounds=7,
+            warmup=5,
+        )
+        print(
+            f"  {name:<32} eager {times['eager'] * 1e3:6.2f}  compiled "
+            f"{times['compiled'] * 1e3:6.2f}  speed-up {times['eager'] / times['compiled']:.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -145,3 +145,27 @@ def test_device_moves_the_policy_and_a_bad_device_is_refused() -> None:
     with pytest.raises(UsageError) as info:
         fit(policy, cubic_demonstrations(64, seed=0), steps=2, progress=False, device="gpu:x")
     assert info.value.argument == "device"
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "mixture", "diffusion", "chunk"])
+def test_compiled_act_gives_the_eager_actions(kind: str) -> None:
+    import numpy as np
+
+    cls = _REGISTRY[kind]
+    torch.manual_seed(0)
+    policy = cls.from_specs(ObsSpec((2,)), ActSpec((2,)))
+    fit(policy, obstacle_demonstrations(4, seed=0), steps=2, progress=False)
+    obs = np.zeros((3, 2), np.float32)
+    policy.reset()
+    eager = policy.act(obs, deterministic=True)
+    policy.compile_act("aot_eager")
+    policy.reset()
+    compiled = policy.act(obs, deterministic=True)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ShapeError):
+        policy.act(np.zeros((3, 5), np.float32))
+    policy.compile_act(False)
+    assert "_compiled_act" not in policy.__dict__
+    with pytest.raises(UsageError) as info:
+        policy.compile_act("warp-speed")
+    assert info.value.argument == "backend"

@@ -33,9 +33,10 @@ from shapesafe.errors import UsageError
 __all__ = ["compile_backend", "compiled_loss", "compiled_optimizer"]
 
 
-def compile_backend(value: Any) -> str | None:
-    """``compile=`` of ``fit``: ``False`` (eager), ``True`` (inductor) or a backend name
-    (e.g. ``"aot_eager"``, which compiles fast and is handy in tests)."""
+def compile_backend(value: Any, function: str = "fit", argument: str = "compile") -> str | None:
+    """``compile=`` of ``fit`` (and ``Policy.compile_act``): ``False`` (eager), ``True``
+    (inductor) or a backend name (e.g. ``"aot_eager"``, which compiles fast and is handy
+    in tests)."""
     if value is False or value is None:
         return None
     if value is True:
@@ -45,8 +46,8 @@ def compile_backend(value: Any) -> str | None:
     raise error(
         UsageError,
         f"must be True, False or a torch.compile backend name, got {fmt_value(value)}",
-        function="fit",
-        argument="compile",
+        function=function,
+        argument=argument,
         expected="True, False or one of " + ", ".join(torch._dynamo.list_backends()),
         got=fmt_value(value),
     )

@@ -113,3 +113,29 @@ def test_under_xdist_every_worker_checks_and_the_summary_adds_up(
     result = project.runpytest_subprocess("--shapesafe=mypkg", "-n", "2", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*shapesafe: 1 annotated function(s)*2 workers*"])
+
+
+@pytest.mark.parametrize("level", ["warn", "log"])
+def test_strict_audit_level_reports_each_line_once(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, level: str
+) -> None:
+    """--shapesafe-strict=warn|log: the broadcast does not fail the test; the summary
+    lists the offending line once."""
+    project.makepyfile(
+        test_user=TESTS.replace(
+            "    if CHECKED:\n        with pytest.raises(shapesafe.BroadcastError):",
+            "    if False:\n        with pytest.raises(shapesafe.BroadcastError):",
+        )
+    )
+    monkeypatch.setenv("EXPECT_CHECKED", "1")
+    result = project.runpytest_subprocess(
+        "--shapesafe=mypkg", f"--shapesafe-strict={level}", "-p", "no:cacheprovider"
+    )
+    result.assert_outcomes(passed=3, warnings=1 if level == "warn" else 0)
+    result.stdout.fnmatch_lines(
+        [
+            "*strict broadcasting on for 3 test(s)",
+            "strict broadcasting would raise on 1 line(s):",
+            "*test_user.py:*: `+` (add) (4,) and (4, 1)",
+        ]
+    )

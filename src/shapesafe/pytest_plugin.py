@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from shapesafe._hook import ImportHook, install_import_hook
+from shapesafe._strict_report import strict_report
 
 _HOOK = pytest.StashKey[ImportHook]()
 _STRICT_TESTS = pytest.StashKey[list[int]]()
@@ -41,6 +42,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="with --shapesafe: leave strict broadcasting off",
+    )
+    group.addoption(
+        "--shapesafe-strict",
+        choices=("raise", "warn", "log"),
+        default="raise",
+        help="with --shapesafe: what strict broadcasting does on a violation (raise: the "
+        "test fails; warn / log: each offending line is reported once, see the summary)",
     )
     parser.addini("shapesafe_packages", "packages to check (like --shapesafe)", type="linelist")
     parser.addini(
@@ -99,7 +107,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, Any]:
     from shapesafe.strict import strict_broadcasting
 
     item.config.stash[_STRICT_TESTS][0] += 1
-    with strict_broadcasting():
+    with strict_broadcasting(on_violation=item.config.getoption("shapesafe_strict")):
         return (yield)
 
 
@@ -112,6 +120,7 @@ def _report(config: pytest.Config) -> dict[str, Any]:
         "skipped": list(hook.stats.skipped),
         "seconds": hook.stats.seconds,
         "strict_tests": config.stash.get(_STRICT_TESTS, [0])[0],
+        "strict_lines": [f"{v.location}: {v.op} {v.shapes}" for v in strict_report().violations],
     }
 
 
@@ -148,3 +157,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     )
     for line in skipped:
         terminalreporter.write_line(f"  not checked (unreadable annotation): {line}")
+    # the audit modes (--shapesafe-strict=warn|log): every offending line, once
+    lines = list(dict.fromkeys(line for r in reports for line in r.get("strict_lines", [])))
+    if lines:
+        terminalreporter.write_line(f"strict broadcasting would raise on {len(lines)} line(s):")
+        for line in lines:
+            terminalreporter.write_line(f"  {line}")

@@ -339,6 +339,6 @@ def test_learns_both_modes_of_a_bimodal_expert() -> None:
     fit(policy, _bimodal(), steps=800, lr=3e-3, progress=False, seed=0)
     torch.manual_seed(1)
     samples = policy.act(np.zeros((400, 2), np.float32))
-    assert (samples > 0.7).mean() > 0.3 and (samples < -0.7).mean() > 0.3
+    assert (samples > 0.7).mean() > 0.2 and (samples < -0.7).mean() > 0.2  # both modes
     assert (np.abs(samples) < 0.3).mean() < 0.1
     assert abs(float(policy.act(np.zeros(2), deterministic=True)[0])) > 0.7  # a mode, not 0

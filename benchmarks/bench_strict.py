@@ -1,8 +1,9 @@
 """Overhead of ``shapesafe.strict.strict_broadcasting()`` on a small behaviour-cloning loop.
 
 The loop fits a conditional Gaussian policy (GaussianPolicy, 1000 two-dimensional
-states, DataLoader batches of 64, Adam, -log_prob loss), run for a few epochs per repeat. Plain and strict runs are interleaved in one process, with the same
-seeds; we report the median of each and their ratio.
+states, DataLoader batches of 64, Adam, -log_prob loss), run for a few epochs per repeat. Plain, an empty TorchFunctionMode, strict (the mode)
+and strict with ``fast=True`` (the checked ops wrapped, no mode) are interleaved in one
+process, with the same seeds; we report the median of each and their ratios.
 
 Run: ``python benchmarks/bench_strict.py [--repeats N] [--epochs E]``
 """
@@ -80,9 +81,10 @@ def main() -> None:
     # Same loss both ways: the mode changes nothing on a correct loop.
     plain_loss = train(1, nullcontext())
     strict_loss = train(1, strict_broadcasting())
-    assert plain_loss == strict_loss, (plain_loss, strict_loss)
+    fast_loss = train(1, strict_broadcasting(fast=True))
+    assert plain_loss == strict_loss == fast_loss, (plain_loss, strict_loss, fast_loss)
 
-    times: dict[str, list[float]] = {"plain": [], "bare mode": [], "strict": []}
+    times: dict[str, list[float]] = {"plain": [], "bare mode": [], "strict": [], "fast": []}
     for _ in range(args.repeats):
         for label in times:
             mode: AbstractContextManager[None]
@@ -90,6 +92,8 @@ def main() -> None:
                 mode = nullcontext()
             elif label == "bare mode":
                 mode = BareMode()
+            elif label == "fast":
+                mode = strict_broadcasting(fast=True)
             else:
                 mode = strict_broadcasting()
             t0 = time.perf_counter()
@@ -103,6 +107,7 @@ def main() -> None:
     ratio = med["strict"] / med["plain"]
     floor = med["bare mode"] / med["plain"]
     print(f"  ratio strict/plain: {ratio:.2f}x  (target < {TARGET:.1f}x)")
+    print(f"  ratio strict(fast=True)/plain: {med['fast'] / med['plain']:.2f}x")
     print(f"  (an empty TorchFunctionMode alone costs {floor:.2f}x on this loop)")
 
 

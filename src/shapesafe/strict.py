@@ -72,6 +72,7 @@ import torch
 from torch import Tensor
 from torch.overrides import TorchFunctionMode
 
+from shapesafe import _strict_fast
 from shapesafe._compile import is_compiling, trace_time_check
 from shapesafe._config import STATE
 from shapesafe._format import fmt_shape, fmt_value
@@ -119,6 +120,8 @@ _FORWARDERS = frozenset(
     )
 )
 _STRICT_FILE = os.path.abspath(__file__)
+# the wrappers of the fast mechanism forward the user's call, like _FORWARDERS
+_FAST_FILE = os.path.abspath(_strict_fast.FAST_FILE)
 # the frames between an op and the user's code under torch.compile: this module and
 # the trace-time bridge (shapesafe._compile.trace_time_check)
 _TRACE_BRIDGE = frozenset({_STRICT_FILE, os.path.abspath(trace_time_check.__code__.co_filename)})
@@ -142,7 +145,7 @@ def _user_frame(start: FrameType | None) -> tuple[FrameType | None, str | None]:
     while f is not None:
         code = f.f_code
         filename = code.co_filename
-        if filename in _FORWARDERS or filename == _STRICT_FILE:
+        if filename in _FORWARDERS or filename in (_STRICT_FILE, _FAST_FILE):
             f = f.f_back
             continue
         if filename.startswith(_DIST_DIR) and code.co_name in _DIST_METHODS:
@@ -464,7 +467,21 @@ def _explain_at_trace_time(
 
 
 @contextmanager
-def _strict(allow_size_one: bool, on_violation: str) -> Iterator[StrictReport]:
+def _fast_mode(allow_size_one: bool) -> Iterator[None]:
+    """The fast mechanism (:mod:`shapesafe._strict_fast`): the checked ops are wrapped
+    while a block is open, and run the mode's checks without the mode being pushed."""
+    _strict_fast.install()
+    outer = getattr(_strict_fast.ACTIVE, "mode", None)
+    _strict_fast.ACTIVE.mode = _StrictBroadcastMode(allow_size_one)
+    try:
+        yield
+    finally:
+        _strict_fast.ACTIVE.mode = outer
+        _strict_fast.uninstall()
+
+
+@contextmanager
+def _strict(allow_size_one: bool, on_violation: str, fast: bool = False) -> Iterator[StrictReport]:
     report = StrictReport()
     if not STATE.enabled:
         yield report
@@ -475,7 +492,7 @@ def _strict(allow_size_one: bool, on_violation: str) -> Iterator[StrictReport]:
     # audit block, and an audit block nested in a raise block records
     _LOCAL.report = report if audit else None
     try:
-        with _StrictBroadcastMode(allow_size_one):
+        with _fast_mode(allow_size_one) if fast else _StrictBroadcastMode(allow_size_one):
             yield report
     finally:
         _LOCAL.report = outer
@@ -487,10 +504,20 @@ def _strict(allow_size_one: bool, on_violation: str) -> Iterator[StrictReport]:
 def strict_broadcasting(func: F, /) -> F: ...
 @overload
 def strict_broadcasting(
-    func: None = None, /, *, allow_size_one: bool = True, on_violation: str = "raise"
+    func: None = None,
+    /,
+    *,
+    allow_size_one: bool = True,
+    on_violation: str = "raise",
+    fast: bool = False,
 ) -> AbstractContextManager[StrictReport]: ...
 def strict_broadcasting(
-    func: Any = None, /, *, allow_size_one: bool = True, on_violation: str = "raise"
+    func: Any = None,
+    /,
+    *,
+    allow_size_one: bool = True,
+    on_violation: str = "raise",
+    fast: bool = False,
 ) -> Any:
     """Refuse implicit broadcasting in torch ops, as a context manager or decorator.
 
@@ -526,6 +553,12 @@ def strict_broadcasting(
         >>> [(v.op, v.shapes) for v in report.violations]
         [('`+` (add)', '(4,) and (4, 1)')]
 
+    ``fast=True`` uses a cheaper mechanism: instead of a ``TorchFunctionMode`` that
+    sees every torch call (~1.6x on a small training loop by itself), only the checked
+    functions are wrapped while the block is open (same rule, same messages). It does
+    not see a function bound to a name before the block (``from torch import where``)
+    nor compiled code; see the docs' strict-mode page, section "Cost".
+
     Does nothing when shapesafe checks are disabled (:func:`shapesafe.disable`) at entry
     (the report stays empty).
 
@@ -557,7 +590,7 @@ def strict_broadcasting(
             expected="'raise', 'warn' or 'log'",
             got=repr(on_violation),
         )
-    return _strict(allow_size_one, on_violation)
+    return _strict(allow_size_one, on_violation, fast)
 
 
 @contextmanager

@@ -2394,3 +2394,26 @@ def test_batch_and_guard_message_wording(case: str) -> None:
     call, cls, expected = BATCH_GUARD_CASES[case]
     text = _message(call, cls)
     assert text == (expected() if callable(expected) else expected)
+
+
+# ---------------- strict broadcasting's audit levels
+
+
+def _audit_summary() -> str:
+    with strict_broadcasting(on_violation="log") as report:
+        torch.zeros(4) + torch.zeros(4, 1)
+    v = report.violations[0]
+    return report.summary().replace(v.location, "FILE:LINE")
+
+
+def test_strict_level_wording() -> None:
+    text = _message(lambda: strict_broadcasting(on_violation="ignore"), UsageError)
+    assert text == (
+        "strict_broadcasting(): argument `on_violation`: `on_violation` must be 'raise', "
+        "'warn' or 'log', got 'ignore'\n"
+        "  expected: 'raise', 'warn' or 'log'\n"
+        "  got: 'ignore'"
+    )
+    assert _audit_summary() == (
+        "strict_broadcasting: 1 line would raise\n  FILE:LINE: `+` (add) (4,) and (4, 1)"
+    )

@@ -75,6 +75,7 @@ from torch.overrides import TorchFunctionMode
 from shapesafe import _strict_fast
 from shapesafe._compile import is_compiling, trace_time_check
 from shapesafe._config import STATE
+from shapesafe._format import error as _error
 from shapesafe._format import fmt_shape, fmt_value
 from shapesafe._strict_ops import LOSS_FNS_BY_NAME as _LOSS_FNS_BY_NAME
 from shapesafe._strict_ops import OPS_BY_NAME as _OPS_BY_NAME
@@ -582,9 +583,9 @@ def strict_broadcasting(
             )
         return _strict(allow_size_one, "raise")(func)
     if on_violation not in _MODES:
-        raise UsageError(
-            "strict_broadcasting(): `on_violation` must be 'raise', 'warn' or 'log', got "
-            f"{on_violation!r}",
+        raise _error(
+            UsageError,
+            f"`on_violation` must be 'raise', 'warn' or 'log', got {on_violation!r}",
             function="strict_broadcasting",
             argument="on_violation",
             expected="'raise', 'warn' or 'log'",

@@ -71,17 +71,55 @@ def train(epochs: int, mode: AbstractContextManager[None]) -> float:
     return epoch_loss / len(loader)
 
 
+def train_dqn(epochs: int, mode: AbstractContextManager[None]) -> float:
+    """A DQN update loop as CleanRL writes it (a real RL loop, next to the seed's BC
+    loop): Q-network 4-120-84-2, target network, replay batches of 128, TD target with
+    (1 - done) masking, MSE loss, Adam. ``epochs`` x 100 updates."""
+    torch.manual_seed(0)
+    q = nn.Sequential(nn.Linear(4, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 2))
+    target = nn.Sequential(
+        nn.Linear(4, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 2)
+    )
+    target.load_state_dict(q.state_dict())
+    optimizer = optim.Adam(q.parameters(), lr=2.5e-4)
+    n = 10_000
+    obs, next_obs = torch.randn(n, 4), torch.randn(n, 4)
+    actions = torch.randint(0, 2, (n, 1))
+    rewards, dones = torch.randn(n), (torch.rand(n) < 0.05).float()
+    total = 0.0
+    with mode:
+        for step in range(epochs * 100):
+            idx = torch.randint(0, n, (128,))
+            with torch.no_grad():
+                target_max, _ = target(next_obs[idx]).max(dim=1)
+                td_target = rewards[idx] + 0.99 * target_max * (1 - dones[idx])
+            old_val = q(obs[idx]).gather(1, actions[idx]).squeeze()
+            loss = F.mse_loss(td_target, old_val)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += float(loss)
+            if step % 50 == 0:
+                for tp, p in zip(target.parameters(), q.parameters()):
+                    tp.data.copy_(0.005 * p.data + (1.0 - 0.005) * tp.data)
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument(
+        "--loop", choices=("bc", "dqn"), default="bc", help="the seed's BC loop, or a DQN loop"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
+    train_fn = train if args.loop == "bc" else train_dqn
 
     # Same loss both ways: the mode changes nothing on a correct loop.
-    plain_loss = train(1, nullcontext())
-    strict_loss = train(1, strict_broadcasting())
-    fast_loss = train(1, strict_broadcasting(fast=True))
+    plain_loss = train_fn(1, nullcontext())
+    strict_loss = train_fn(1, strict_broadcasting())
+    fast_loss = train_fn(1, strict_broadcasting(fast=True))
     assert plain_loss == strict_loss == fast_loss, (plain_loss, strict_loss, fast_loss)
 
     times: dict[str, list[float]] = {"plain": [], "bare mode": [], "strict": [], "fast": []}
@@ -97,11 +135,12 @@ def main() -> None:
             else:
                 mode = strict_broadcasting()
             t0 = time.perf_counter()
-            train(args.epochs, mode)
+            train_fn(args.epochs, mode)
             times[label].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
-    steps = args.epochs * 16
-    print(f"GaussianPolicy loop, {args.epochs} epochs x 16 steps, {args.repeats} repeats")
+    steps = args.epochs * (16 if args.loop == "bc" else 100)
+    name = "GaussianPolicy BC loop" if args.loop == "bc" else "DQN update loop"
+    print(f"{name}, {steps} steps, {args.repeats} repeats")
     for label, t in med.items():
         print(f"  {label:9s}: {t * 1e3:8.2f} ms  ({t / steps * 1e6:7.1f} us/step)")
     ratio = med["strict"] / med["plain"]

@@ -51,14 +51,20 @@ def _wrap(orig: Callable[..., Any]) -> Callable[..., Any]:
         mode = getattr(ACTIVE, "mode", None)
         if mode is None:
             return orig(*args, **kwargs)
-        if binary_op and len(args) == 2 and not kwargs and not TOTALS:
-            # the mode's own fast path, inlined: a scalar operand, a 0-d tensor or
-            # equal shapes never broadcast in a way the rule refuses
-            a, b = args
-            if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
-                return orig(a, b)
-            if a.shape == b.shape or not a.ndim or not b.ndim:
-                return orig(a, b)
+        if binary_op and not TOTALS:
+            # the mode's cheap cases, inlined: when the tensor operands with axes all
+            # share one shape (or there is at most one), nothing broadcasts that the
+            # rule could refuse -- the common case of `x * 0.99`, `a - b`, and the
+            # optimizer's own `mul_` / `addcmul_` / `lerp_` on same-shaped state
+            shape = None
+            for x in (*args, *kwargs.values()) if kwargs else args:
+                if isinstance(x, Tensor) and x.ndim:
+                    if shape is None:
+                        shape = x.shape
+                    elif x.shape != shape:
+                        break
+            else:
+                return orig(*args, **kwargs)
         # the op's own Python body (Tensor.__rsub__, __rdiv__ ...) may call other
         # wrapped ops: as under the mode, only the outermost call is checked
         ACTIVE.mode = None

@@ -252,3 +252,21 @@ def test_import_hook_checks_module_dims(package: str) -> None:
     with pytest.raises(ShapeError) as info:
         enc(torch.zeros(2, 3))
     assert info.value.expected == "4 (self.obs_dim)"
+
+
+def test_attribute_that_is_not_a_size_and_check_shape_refusal() -> None:
+    class Unset(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.obs_dim = None  # set later, forgotten
+
+        @shapesafe.check
+        def forward(self, x: Float[Tensor, "batch {self.obs_dim}"]) -> Float[Tensor, "batch"]:
+            return x.sum(-1)
+
+    with pytest.raises(ShapeError) as info:
+        Unset()(torch.zeros(2, 3))
+    assert info.value.expected == "a size from self.obs_dim, which is None, not an int"
+    with pytest.raises(AnnotationError, match=r"pass the size in `dims=` instead") as refused:
+        shapesafe.check_shape(torch.zeros(2, 3), "batch {self.obs_dim}")
+    assert refused.value.argument == "spec"

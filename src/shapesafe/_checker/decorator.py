@@ -18,6 +18,7 @@ from typing import Any, TypeVar, overload
 
 from shapesafe import _config
 from shapesafe._checker.codegen import arg_paths
+from shapesafe._checker.dims import ArgDim
 from shapesafe._checker.explain import Plan, make_error
 from shapesafe._checker.match import Bindings, match_array
 from shapesafe._checker.plan import (
@@ -293,7 +294,15 @@ def _parse_spec(spec: Any) -> ArraySpec:
             function="check_shape",
             argument="spec",
         )
-    return _spec_for(spec)
+    parsed = _spec_for(spec)
+    if any(isinstance(d, ArgDim) for d in parsed.dims):
+        raise AnnotationError(
+            f"check_shape(): {parsed.text} reads a size from the call ('{{...}}'), which "
+            "only a checked function has; pass the size in `dims=` instead",
+            function="check_shape",
+            argument="spec",
+        )
+    return parsed
 
 
 def _prebind(dims: Any) -> Bindings:

@@ -204,8 +204,19 @@ def match_shape(
                 label = d.label if d.alias else None
                 return Failure("size", f"{alias}{d.size}", str(size), axis=pos, axis_label=label)
         elif isinstance(d, ArgDim):
-            want = trial.args.get(d.path)
-            if want is not None and size != want:
+            if d.path not in trial.args:
+                continue
+            want = trial.args[d.path]
+            if isinstance(want, bool) or not isinstance(want, (int, np.integer)):
+                # `self.obs_dim = None` or a tensor: no size to compare with
+                return Failure(
+                    "size",
+                    f"a size from {d.path}, which is {fmt_value(want)}, not an int",
+                    str(size),
+                    axis=pos,
+                    axis_label=d.label,
+                )
+            if size != want:
                 alias = f"{d.alias}=" if d.alias else ""
                 return Failure(
                     "size", f"{alias}{want} ({d.path})", str(size), axis=pos, axis_label=d.label

@@ -129,11 +129,11 @@ BC_CASES: dict[str, Case] = {
         "(N, 3)\n  hint: build the policy with obs_dim=2",
     ),
     "bc: kind": (
-        lambda: build_policy({"kind": "mixture"}),
+        lambda: build_policy({"kind": "no-such-kind"}),
         None,
         # the registry grows as tests define policies: read it when the case runs
         lambda: (
-            "build_policy(): unknown policy kind 'mixture'; known kinds: "
+            "build_policy(): unknown policy kind 'no-such-kind'; known kinds: "
             + ", ".join(shapesafe.bc.policy_kinds())
             + "\n  hint: import the module that defines the policy class before rebuilding it"
         ),

@@ -10,8 +10,9 @@ the line that made it. ``--strict`` also refuses implicit broadcasting inside th
     python examples/dqn_cartpole.py --strict             # strict broadcasting on
     SHAPESAFE_DISABLE=1 python examples/dqn_cartpole.py  # checks off: same returns
 
-Documented result (seed 0, 50k steps): see ``THRESHOLD`` -- the mean return of the
-last 20 training episodes; the script exits with status 1 below it on a full run.
+Documented result (seed 0, 50k steps): the greedy policy's mean return over 10 seeded
+evaluation episodes reaches ``THRESHOLD`` (CartPole's classic "solved" level; 500 is the
+cap); the script exits with status 1 below it on a full run.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from torch import Tensor, nn
 import shapesafe
 from shapesafe.rl import double_dqn_target, polyak_update, q_select
 
-THRESHOLD = 195.0  # mean return of the last 20 episodes that a full run must reach
+THRESHOLD = 195.0  # mean greedy return over 10 seeded evaluation episodes, full run
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -134,8 +135,25 @@ def epsilon(step: int, args: argparse.Namespace) -> float:
     return max(args.eps_end, args.eps_start + (args.eps_end - args.eps_start) * step / span)
 
 
-def train(args: argparse.Namespace) -> list[float]:
-    """Train; returns the return of every finished episode."""
+def evaluate(q_net: QNetwork, episodes: int = 10, seed: int = 10_000) -> float:
+    """Mean return of the greedy policy over seeded episodes (no exploration)."""
+    env = gym.make("CartPole-v1")
+    total = 0.0
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done = False
+        while not done:
+            with torch.no_grad():
+                action = int(q_net(torch.as_tensor(obs)[None]).argmax(-1)[0])
+            obs, reward, terminated, truncated, _ = env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+    env.close()
+    return total / episodes
+
+
+def train_agent(args: argparse.Namespace) -> tuple[list[float], QNetwork]:
+    """Train; returns the return of every finished episode and the Q-network."""
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -179,20 +197,26 @@ def train(args: argparse.Namespace) -> list[float]:
                 optimizer.step()
                 polyak_update(target_net, q_net, tau=args.tau)
     env.close()
-    return returns
+    return returns, q_net
+
+
+def train(args: argparse.Namespace) -> list[float]:
+    """Train; returns the return of every finished episode."""
+    return train_agent(args)[0]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
-    returns = train(args)
-    final = float(np.mean(returns[-20:])) if returns else float("nan")
+    returns, q_net = train_agent(args)
+    last = float(np.mean(returns[-20:])) if returns else float("nan")
+    greedy = evaluate(q_net)
     print(
-        f"DQN CartPole-v1: {len(returns)} episodes, mean return of the last 20: "
-        f"{final:.1f} ({time.perf_counter() - start:.0f} s)"
+        f"DQN CartPole-v1: {len(returns)} episodes, mean return of the last 20: {last:.1f}; "
+        f"greedy, 10 evaluation episodes: {greedy:.1f} ({time.perf_counter() - start:.0f} s)"
     )
     full_run = args.total_steps >= parse_args([]).total_steps
-    return 1 if full_run and not final >= THRESHOLD else 0
+    return 1 if full_run and not greedy >= THRESHOLD else 0
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def act_latency() -> None:
     print("\nact() on one observation, checks on (ms per action):")
     for name, make in (
         ("GaussianPolicy (32, 32)", lambda: _policy()),
-        ("DiffusionPolicy, 10 DDIM steps", lambda: DiffusionPolicy(2, 2, low=-1.0, high=1.0)),
+        ("DiffusionPolicy, 10 inference steps", lambda: DiffusionPolicy(2, 2, low=-1.0, high=1.0)),
     ):
         eager, compiled = make(), make()
         compiled.load_state_dict(eager.state_dict())

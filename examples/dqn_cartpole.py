@@ -165,7 +165,8 @@ def train_agent(args: argparse.Namespace) -> tuple[list[float], QNetwork]:
     optimizer = torch.optim.Adam(q_net.parameters(), lr=args.lr)
     buffer = ReplayBuffer(args.buffer_size, obs_dim)
     returns: list[float] = []
-    strict = shapesafe.strict_broadcasting() if args.strict else contextlib.nullcontext()
+    # fast=True: the checked ops are wrapped while the loop runs (cheaper than a mode)
+    strict = shapesafe.strict_broadcasting(fast=True) if args.strict else contextlib.nullcontext()
 
     obs, _ = env.reset(seed=args.seed)
     episode_return = 0.0

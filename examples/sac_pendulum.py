@@ -195,7 +195,8 @@ def train(args: argparse.Namespace) -> list[float]:
     target_entropy = -float(act_dim)
     buffer = ReplayBuffer(args.buffer_size, obs_dim, act_dim)
     returns: list[float] = []
-    strict = shapesafe.strict_broadcasting() if args.strict else contextlib.nullcontext()
+    # fast=True: the checked ops are wrapped while the loop runs (cheaper than a mode)
+    strict = shapesafe.strict_broadcasting(fast=True) if args.strict else contextlib.nullcontext()
 
     obs, _ = env.reset(seed=args.seed)
     env.action_space.seed(args.seed)

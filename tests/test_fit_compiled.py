@@ -169,3 +169,33 @@ def test_compiled_act_gives_the_eager_actions(kind: str) -> None:
     with pytest.raises(UsageError) as info:
         policy.compile_act("warp-speed")
     assert info.value.argument == "backend"
+
+
+def test_compiled_checkpoints_resume_like_an_uninterrupted_run(tmp_path: Any) -> None:
+    demos = cubic_demonstrations(203, seed=0)
+    straight = _gaussian()
+    fit(straight, demos, steps=12, batch_size=32, progress=False, compile="aot_eager")
+    first = _gaussian()
+    fit(
+        first,
+        demos,
+        steps=6,
+        batch_size=32,
+        progress=False,
+        compile="aot_eager",
+        checkpoint_dir=tmp_path,
+        checkpoint_every=6,
+    )
+    resumed = _gaussian()
+    result = fit(
+        resumed,
+        demos,
+        steps=12,
+        batch_size=32,
+        progress=False,
+        compile="aot_eager",
+        checkpoint_dir=tmp_path,
+        resume=True,
+    )
+    assert result.resumed_from == 6
+    _same(straight, resumed, rtol=1e-5, atol=1e-6)

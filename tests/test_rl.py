@@ -404,3 +404,35 @@ def test_a_clipped_value_loss_needs_old_values() -> None:
     with pytest.raises(UsageError, match="values before the update") as info:
         value_loss(torch.zeros(2), torch.zeros(2), clip=0.2)
     assert info.value.argument == "old_values"
+
+
+@pytest.mark.parametrize("dynamic", [None, True])
+def test_the_helpers_compile_fullgraph_as_the_batch_size_changes(dynamic: bool | None) -> None:
+    """Bool flags and Python-float coefficients: no graph break, and a wrong shape still
+    raises the library's error at trace time."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+
+    def step(r, q_next, q_online, q_target, done, lp, old, adv, values, returns):  # type: ignore[no-untyped-def]
+        y = td_target(r, q_next, done, 0.99) + double_dqn_target(r, q_online, q_target, done)
+        y = y + soft_q_target(r, q_next, q_next, lp, done, 0.99, 0.2)
+        loss = clipped_surrogate_loss(lp, old, adv) + value_loss(values, returns)
+        return y, loss + q_select(q_online, q_online.argmax(-1)).sum()
+
+    compiled = torch.compile(step, fullgraph=True, dynamic=dynamic, backend="eager")
+    for b in (8, 5, 1, 13):
+        args = [torch.randn(b), torch.randn(b), torch.randn(b, 3), torch.randn(b, 3),
+                torch.rand(b) < 0.5, torch.randn(b), torch.randn(b), torch.randn(b),
+                torch.randn(b), torch.randn(b)]  # fmt: skip
+        got, want = compiled(*args), step(*args)
+        torch.testing.assert_close(got, want)
+    with pytest.raises(ShapeError):
+        compiled(torch.randn(4), torch.randn(4, 1), *[torch.randn(4, 3)] * 2,
+                 torch.zeros(4, dtype=torch.bool), *[torch.randn(4)] * 5)  # fmt: skip
+    rewards, values, nxt = torch.randn(6, 2), torch.randn(6, 2), torch.randn(6, 2)
+    term = torch.zeros(6, 2, dtype=torch.bool)
+    g = torch.compile(gae, fullgraph=True, dynamic=dynamic, backend="eager")
+    torch.testing.assert_close(
+        g(rewards, values, nxt, term, term), gae(rewards, values, nxt, term, term)
+    )

@@ -16,10 +16,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from shapesafe._compile import is_compiling
 from shapesafe._format import error, fmt_value
 from shapesafe.errors import DtypeError, ShapeError, UsageError
+from shapesafe.torch_safety._arguments import require_number
 
-__all__ = ["coefficient", "episode_flags", "in_unit_interval"]
+__all__ = ["coefficient", "episode_flags", "in_unit_interval", "nonnegative"]
 
 
 def _as_float(value: Any) -> float:
@@ -53,7 +55,10 @@ def in_unit_interval(value: Any, function: str, argument: str, *, open_low: bool
 
 def coefficient(value: Any, function: str, argument: str) -> float | Tensor:
     """A finite non-negative coefficient: a number, or a 0-d float tensor (kept as a
-    tensor so that a learned temperature stays on its device without a sync)."""
+    tensor so that a learned temperature stays on its device without a sync). Not
+    checked under torch.compile, like :func:`in_unit_interval`."""
+    if is_compiling():
+        return value  # type: ignore[no-any-return]
     if isinstance(value, Tensor):
         if value.ndim == 0 and value.is_floating_point():
             return value
@@ -89,6 +94,8 @@ def episode_flags(value: Tensor, function: str, argument: str) -> Tensor:
     refused. Reading the values costs one device sync, only for non-bool flags."""
     if value.dtype == torch.bool:
         return value
+    if is_compiling():  # reading the values would need data: compare, unchecked
+        return value != 0
     if value.is_complex():
         raise error(
             DtypeError,
@@ -111,3 +118,10 @@ def episode_flags(value: Tensor, function: str, argument: str) -> Tensor:
             hint="is this the right column? flags mark where an episode ended",
         )
     return flags
+
+
+def nonnegative(value: Any, function: str, argument: str) -> float:
+    """A finite number >= 0 (a clip range); unchecked under torch.compile."""
+    if is_compiling():
+        return value  # type: ignore[no-any-return]
+    return require_number(value, function, argument)

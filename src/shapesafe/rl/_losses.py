@@ -17,7 +17,7 @@ from torch import Tensor
 from shapesafe._checker.decorator import check
 from shapesafe._format import error
 from shapesafe.errors import UsageError
-from shapesafe.torch_safety._arguments import require_number
+from shapesafe.rl._args import nonnegative
 
 __all__ = ["clipped_surrogate_loss", "value_loss"]
 
@@ -42,7 +42,7 @@ def clipped_surrogate_loss(
         >>> clipped_surrogate_loss(lp, torch.zeros(2), torch.tensor([1.0, 1.0]), clip=0.2)
         tensor(-0.8500)
     """
-    eps = require_number(clip, "clipped_surrogate_loss", "clip")
+    eps = nonnegative(clip, "clipped_surrogate_loss", "clip")
     ratio = (log_prob - old_log_prob.detach()).exp()
     adv = advantages.detach()
     unclipped = ratio * adv
@@ -70,7 +70,7 @@ def value_loss(
     plain = (values - target) ** 2
     if clip is None:
         return 0.5 * plain.mean()
-    eps = require_number(clip, "value_loss", "clip")
+    eps = nonnegative(clip, "value_loss", "clip")
     if old_values is None:
         raise error(
             UsageError,

@@ -95,16 +95,7 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
         """A policy for flat observations ``(obs,)`` and discrete actions
         (``ActSpec((), torch.int64, discrete=n)``)."""
         fn = f"{cls.__name__}.from_specs"
-        if len(obs_spec.shape) != 1:
-            raise error(
-                ShapeError,
-                f"{cls.__name__} takes flat observations (obs,), got {fmt_shape(obs_spec.shape)}",
-                function=fn,
-                argument="obs_spec",
-                expected="(obs,)",
-                got=fmt_shape(obs_spec.shape),
-                hint="flatten the observations, or use a policy for this observation shape",
-            )
+        cls._require_flat_obs(obs_spec, fn)
         if act_spec.discrete is None or act_spec.shape != ():
             raise error(
                 DtypeError if act_spec.discrete is None else ShapeError,

@@ -117,9 +117,8 @@ class FlatPolicy(Policy):
         return None
 
     @classmethod
-    def from_specs(cls, obs_spec: ObsSpec, act_spec: ActSpec, **options: Any) -> Policy:
-        """A policy for flat float observations ``(obs,)`` and actions ``(act,)``."""
-        fn = f"{cls.__name__}.from_specs"
+    def _require_flat_obs(cls, obs_spec: ObsSpec, fn: str) -> None:
+        """Refuse observations that are not flat vectors ``(obs,)`` (for ``from_specs``)."""
         if len(obs_spec.shape) != 1:
             raise error(
                 ShapeError,
@@ -130,6 +129,12 @@ class FlatPolicy(Policy):
                 got=fmt_shape(obs_spec.shape),
                 hint="flatten the observations, or use a policy for this observation shape",
             )
+
+    @classmethod
+    def from_specs(cls, obs_spec: ObsSpec, act_spec: ActSpec, **options: Any) -> Policy:
+        """A policy for flat float observations ``(obs,)`` and actions ``(act,)``."""
+        fn = f"{cls.__name__}.from_specs"
+        cls._require_flat_obs(obs_spec, fn)
         if act_spec.discrete is not None or len(act_spec.shape) != 1:
             raise error(
                 DtypeError if act_spec.discrete is not None else ShapeError,

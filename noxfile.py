@@ -47,7 +47,7 @@ def _shared_env(session: nox.Session) -> None:
     stamp = _stamp()
     if not stamp_file.exists() or stamp_file.read_text() != stamp:
         pip = (str(python), "-m", "pip", "install", "-q", *CONSTRAINTS)
-        session.run(*pip, "-e", f"{ROOT}[bc,test,docs]", *TOOLS, external=True)
+        session.run(*pip, "-e", f"{ROOT}[bc,mujoco,minari,test,docs]", *TOOLS, external=True)
         stamp_file.write_text(stamp)
     session.env["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
     session.env["VIRTUAL_ENV"] = str(ENV)

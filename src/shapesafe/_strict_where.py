@@ -5,7 +5,7 @@ may broadcast as it pleases; only the user's own lines are checked. Eagerly the 
 is found by walking the interpreter's frames past the files that merely forward a call
 (``torch/_tensor.py``, ``nn/functional.py``, the fast mechanism's wrappers, ...); under
 ``torch.compile`` by walking dynamo's chain of inlining tracers. Split out of
-:mod:`shapesafe.strict`, which keeps the mode and the messages.
+:mod:`shapesafe.strict` (the mode); the messages are in :mod:`shapesafe._strict_errors`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ _FORWARDERS = frozenset(
     )
 )
 _STRICT_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "strict.py")
+# the message builders (shapesafe._strict_errors) call _locate
+_ERRORS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_strict_errors.py")
 # the wrappers of the fast mechanism forward the user's call, like _FORWARDERS; and
 # this module's own _locate is the first frame seen
 _FAST_FILE = os.path.abspath(_strict_fast.FAST_FILE)
@@ -52,7 +54,12 @@ _WHERE_FILE = os.path.abspath(__file__)
 # the frames between an op and the user's code under torch.compile: this module and
 # the trace-time bridge (shapesafe._compile.trace_time_check)
 _TRACE_BRIDGE = frozenset(
-    {_STRICT_FILE, _WHERE_FILE, os.path.abspath(trace_time_check.__code__.co_filename)}
+    {
+        _STRICT_FILE,
+        _ERRORS_FILE,
+        _WHERE_FILE,
+        os.path.abspath(trace_time_check.__code__.co_filename),
+    }
 )
 
 
@@ -74,7 +81,12 @@ def user_frame(start: FrameType | None) -> tuple[FrameType | None, str | None]:
     while f is not None:
         code = f.f_code
         filename = code.co_filename
-        if filename in _FORWARDERS or filename in (_STRICT_FILE, _FAST_FILE, _WHERE_FILE):
+        if filename in _FORWARDERS or filename in (
+            _STRICT_FILE,
+            _ERRORS_FILE,
+            _FAST_FILE,
+            _WHERE_FILE,
+        ):
             f = f.f_back
             continue
         if filename.startswith(_DIST_DIR) and code.co_name in _DIST_METHODS:

@@ -60,10 +60,8 @@ consistent one (a reduction over the wrong axis that keeps a batch axis). Annota
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from types import FrameType
 from typing import Any, TypeVar, overload
 
 import torch
@@ -75,6 +73,10 @@ from shapesafe._compile import is_compiling, trace_time_check
 from shapesafe._config import STATE
 from shapesafe._format import error as _error
 from shapesafe._format import fmt_shape, fmt_value
+from shapesafe._strict_errors import _LOCAL
+from shapesafe._strict_errors import elementwise_error as _elementwise_error
+from shapesafe._strict_errors import loss_error as _loss_error
+from shapesafe._strict_errors import total_error as _total_error
 from shapesafe._strict_ops import LOSS_FNS_BY_NAME as _LOSS_FNS_BY_NAME
 from shapesafe._strict_ops import OPS_BY_NAME as _OPS_BY_NAME
 from shapesafe._strict_report import MODES as _MODES
@@ -82,12 +84,8 @@ from shapesafe._strict_report import BroadcastWarning, StrictReport, strict_repo
 from shapesafe._strict_report import give_report as _give_report
 from shapesafe._strict_rule import BATCH_SUMS as _BATCH_SUMS
 from shapesafe._strict_rule import TOTALS as _TOTALS
-from shapesafe._strict_rule import broadcast as _broadcast
-from shapesafe._strict_rule import extra_axis_hint as _extra_axis_hint
-from shapesafe._strict_rule import refusal as _refusal
 from shapesafe._strict_rule import remember_total as _remember_total
 from shapesafe._strict_rule import total_of as _total_of
-from shapesafe._strict_where import locate as _locate
 from shapesafe._strict_where import trace_where as _trace_where
 from shapesafe.errors import BroadcastError, UsageError
 
@@ -103,18 +101,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # --------------------------------------------------------------------------------------
 # the mode
-
-_LOCAL = threading.local()
-
-
-def _allowed() -> bool:
-    return bool(getattr(_LOCAL, "allow", 0))
-
-
-_ESCAPE = (
-    "if the broadcast is intended, make it explicit (.expand_as(), torch.broadcast_to()) "
-    "or wrap the line in shapesafe.allow_broadcasting()"
-)
 
 
 def _refuse(error: BroadcastError, shapes: Sequence[torch.Size], names: Sequence[str] = ()) -> None:
@@ -231,105 +217,6 @@ class _StrictBroadcastMode(TorchFunctionMode):
         error = _loss_error(name, argnames, [v.shape for v in values], sys._getframe)
         if error is not None:
             _refuse(error, [v.shape for v in values], argnames)
-
-
-# The frame of the user's code: found from the interpreter's frames when eager, from
-# dynamo's tracer chain when compiling (shapes are known at trace time, so the check runs
-# once, at compile time, through dynamo's ``comptime``).
-_Where = Callable[[], "FrameType | None"]
-
-
-def _elementwise_error(
-    label: str, shapes: Sequence[torch.Size], allow_size_one: bool, frame_of: _Where | str
-) -> BroadcastError | None:
-    first = shapes[0]
-    if all(s == first for s in shapes[1:]):
-        return None
-    result = _broadcast(shapes)
-    if result is None:  # not broadcastable at all: torch raises its own error
-        return None
-    kind = _refusal(shapes, allow_size_one)
-    if kind is None or _allowed():
-        return None
-    located = _locate(frame_of)
-    if located is None:
-        return None
-    where, via = located
-    listed = " and ".join(fmt_shape(s) for s in shapes)
-    hint = _extra_axis_hint(shapes) or "make the shapes equal"
-    inside = ""
-    if via is not None:
-        inside = f" inside {via}()"
-        hint = (
-            f"{hint}; the value passed to {via.rsplit('.', 1)[-1]}() must have the "
-            "distribution's batch_shape + event_shape as its trailing axes (e.g. actions "
-            "of shape (B, 1) for a distribution of batch shape (B,): .squeeze(-1) them)"
-        )
-    hint = f"{hint}; {_ESCAPE}"
-    return BroadcastError(
-        f"strict_broadcasting: {label}{inside} would broadcast shapes {listed} to "
-        f"{fmt_shape(result)} ({kind})\n  {where}\n  hint: {hint}",
-        function=label,
-        expected=fmt_shape(first),
-        got=listed,
-        hint=hint,
-    )
-
-
-def _loss_error(
-    name: str, argnames: Sequence[str], shapes: Sequence[torch.Size], frame_of: _Where | str
-) -> BroadcastError | None:
-    if all(s == shapes[0] for s in shapes[1:]) or _allowed():
-        return None
-    located = _locate(frame_of)
-    if located is None:
-        return None
-    where = located[0]
-    described = ", ".join(f"{n} {fmt_shape(s)}" for n, s in zip(argnames, shapes))
-    result = _broadcast(shapes)
-    then = (
-        f"torch would broadcast them to {fmt_shape(result)}"
-        if result is not None
-        else "they are not even broadcastable"
-    )
-    hint = (
-        f"{_extra_axis_hint(shapes) or 'give both the same shape'}; "
-        "a loss needs input and target of exactly the same shape"
-    )
-    return BroadcastError(
-        f"strict_broadcasting: {name}() got {described}: {then}, averaging over "
-        f"pairs that do not belong together\n  {where}\n  hint: {hint}",
-        function=name,
-        argument=argnames[1],
-        hint=hint,
-        expected=fmt_shape(shapes[0]),
-        got=fmt_shape(shapes[1]),
-    )
-
-
-def _total_error(
-    label: str, total: torch.Size, n: int, other: torch.Size, frame_of: _Where | str
-) -> BroadcastError | None:
-    if _allowed():
-        return None
-    located = _locate(frame_of)
-    if located is None:
-        return None
-    hint = (
-        "sum over the axis you meant (.sum(-1) for the action axis of a per-coordinate "
-        "log-prob), or reduce the per-sample product instead: "
-        "-(log_prob * advantages).mean(); if a total over the batch is intended here, "
-        "wrap the line in shapesafe.allow_broadcasting()"
-    )
-    return BroadcastError(
-        f"strict_broadcasting: {label} combines a total over the batch, shape "
-        f"{fmt_shape(total)} summed over a batch axis of size {n}, with a per-sample "
-        f"tensor of shape {fmt_shape(other)}\n  {located[0]}\n  hint: {hint}",
-        function=label,
-        expected=f"a per-sample tensor with leading axis {n}",
-        got=fmt_shape(total),
-        hint=hint,
-    )
 
 
 def _explain_at_trace_time(

@@ -7,12 +7,21 @@
 """
 
 from shapesafe.bc._batch import Batch as Batch
+from shapesafe.bc._dagger import DaggerRecord as DaggerRecord
+from shapesafe.bc._dagger import DaggerResult as DaggerResult
+from shapesafe.bc._dagger import dagger as dagger
+from shapesafe.bc._dagger_mixture import BetaMixture as BetaMixture
+from shapesafe.bc._dagger_mixture import BetaSchedule as BetaSchedule
+from shapesafe.bc._dagger_mixture import beta_schedule as beta_schedule
 from shapesafe.bc._data import Demonstrations as Demonstrations
 from shapesafe.bc._evaluate import evaluate as evaluate
 from shapesafe.bc._evaluate import plot_losses as plot_losses
 from shapesafe.bc._fit import FitResult as FitResult
 from shapesafe.bc._fit import NonFiniteLossError as NonFiniteLossError
 from shapesafe.bc._fit import fit as fit
+from shapesafe.bc._minari import from_minari as from_minari
+from shapesafe.bc._minari import to_minari as to_minari
+from shapesafe.bc._provenance import load_evaluation as load_evaluation
 from shapesafe.bc._rollout import EnvEvaluation as EnvEvaluation
 from shapesafe.bc._rollout import Rollouts as Rollouts
 from shapesafe.bc._rollout import evaluate_in_env as evaluate_in_env
@@ -48,9 +57,13 @@ __all__ = [
     "ActSpec",
     "AutoregressivePolicy",
     "Batch",
+    "BetaMixture",
+    "BetaSchedule",
     "CVAEPolicy",
     "CategoricalPolicy",
     "ChunkingPolicy",
+    "DaggerRecord",
+    "DaggerResult",
     "Demonstrations",
     "DeterministicPolicy",
     "DiffusionPolicy",
@@ -67,17 +80,22 @@ __all__ = [
     "RecurrentPolicy",
     "Rollouts",
     "action_chunks",
+    "beta_schedule",
     "build_policy",
     "cubic_demonstrations",
     "cubic_expert_mean",
     "cubic_expert_std",
+    "dagger",
     "evaluate",
     "evaluate_in_env",
     "fit",
+    "from_minari",
     "history_windows",
+    "load_evaluation",
     "load_policy",
     "mlp",
     "plot_losses",
     "policy_kinds",
     "rollout",
+    "to_minari",
 ]

@@ -1,193 +1,58 @@
 """Running a policy (or any callable obs -> action) in a gymnasium environment.
 
-:func:`rollout` collects whole episodes as :class:`Demonstrations` (with episode ids and
-per-step rewards) plus per-episode returns, lengths and successes; :func:`evaluate_in_env`
-scores a policy over seeded episodes with a 95% confidence interval. Episode ``i`` starts
-from ``env.reset(seed=seed + i)``, so two evaluations with the same seed see the same
-initial states, and every episode sees a different one.
+:func:`rollout` collects whole episodes as :class:`Rollouts`; :func:`evaluate_in_env`
+scores a policy over seeded episodes with 95% confidence intervals, and can save the
+result with its provenance (:meth:`EnvEvaluation.save`, :func:`load_evaluation`).
+Episode ``i`` starts from ``reset(seed=seed + i)``, so two evaluations with the same
+seed see the same initial states, and every episode sees a different one -- in a single
+env or a gymnasium vector env alike.
 
-Plain (single) gymnasium environments only; vectorised environments are not supported
-yet. Success is read from ``info["is_success"]`` (the gymnasium-robotics convention) on
-the last step of an episode; environments without it count no successes.
+The pieces: :mod:`~shapesafe.bc._actors` (the policy or callable, checked against the
+env's spaces, as one batched call), :mod:`~shapesafe.bc._episodes` (the single-env loop
+and the assembly of episodes), :mod:`~shapesafe.bc._vector_rollout` (seeding sub-envs
+in each autoreset mode), :mod:`~shapesafe.bc._provenance` (the JSON record).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from shapesafe._format import error, fmt_shape, fmt_value
-from shapesafe.bc._data import Demonstrations
+from shapesafe.bc._actors import check_spaces as _check_spaces
+from shapesafe.bc._actors import make_actor
+from shapesafe.bc._episodes import Rollouts, collect_single, progress_bar
 from shapesafe.bc._validate import whole_number
 from shapesafe.bc.policies.base import Policy
-from shapesafe.errors import ShapeError, UsageError
 
-__all__ = ["EnvEvaluation", "Rollouts", "evaluate_in_env", "rollout"]
+__all__ = ["EnvEvaluation", "Rollouts", "check_spaces", "evaluate_in_env", "rollout"]
 
 #: Two-sided 95% normal quantile, for the confidence intervals below.
 _Z95 = 1.959963984540054
 
 
-@dataclass(frozen=True)
-class Rollouts:
-    """What :func:`rollout` collected.
-
-    Attributes:
-        demos: every step as :class:`Demonstrations` (``episode_ids`` set; per-step
-            ``rewards`` in ``demos.extras``).
-        returns: (episodes,) float64 undiscounted return of each episode.
-        lengths: (episodes,) int64 number of steps of each episode.
-        successes: (episodes,) bool, ``info["is_success"]`` at each episode's last step.
-        seeds: (episodes,) int64, the ``env.reset`` seed of each episode.
-    """
-
-    demos: Demonstrations
-    returns: np.ndarray[Any, Any]
-    lengths: np.ndarray[Any, Any]
-    successes: np.ndarray[Any, Any]
-    seeds: np.ndarray[Any, Any]
-
-    @property
-    def episodes(self) -> int:
-        """Number of episodes collected."""
-        return len(self.returns)
+def is_vector_env(env: Any) -> bool:
+    """A gymnasium ``VectorEnv`` (or anything shaped like one)."""
+    return hasattr(env, "num_envs") and hasattr(env, "single_observation_space")
 
 
-@dataclass(frozen=True)
-class EnvEvaluation:
-    """A policy's score over seeded episodes (see :func:`evaluate_in_env`).
-
-    Attributes:
-        episodes: number of episodes.
-        success_rate: fraction of successful episodes.
-        success_ci95: (low, high) Wilson 95% interval of the success rate.
-        mean_return: mean undiscounted return.
-        std_return: standard deviation of the returns (ddof=1; 0 for one episode).
-        return_ci95: (low, high) normal 95% interval of the mean return.
-        mean_length: mean episode length.
-        seconds_per_action: wall time per action the policy took (inference + env step).
-        rollouts: the episodes themselves.
-    """
-
-    episodes: int
-    success_rate: float
-    success_ci95: tuple[float, float]
-    mean_return: float
-    std_return: float
-    return_ci95: tuple[float, float]
-    mean_length: float
-    seconds_per_action: float
-    rollouts: Rollouts
-
-    def __str__(self) -> str:
-        lo, hi = self.success_ci95
-        return (
-            f"success {self.success_rate:.0%} (95% CI {lo:.0%}-{hi:.0%}), return "
-            f"{self.mean_return:.3f} ± {self.std_return:.3f} over {self.episodes} episodes"
-        )
-
-
-def _space_shape(space: Any) -> tuple[int, ...] | None:
-    shape = getattr(space, "shape", None)
-    return None if shape is None else tuple(int(s) for s in shape)
-
-
-def check_spaces(policy: Policy, env: Any, function: str) -> None:
-    """Refuse an env whose observation/action spaces do not match the policy's specs."""
-    name = type(policy).__name__
-    obs_shape = _space_shape(env.observation_space)
-    if obs_shape is not None and obs_shape != policy.obs_spec.shape:
-        raise error(
-            ShapeError,
-            f"the env's observations do not fit {name}",
-            function=function,
-            argument="env",
-            expected=f"observations of shape {fmt_shape(policy.obs_spec.shape)}",
-            got=f"observation space of shape {fmt_shape(obs_shape)}",
-            hint=f"build the policy with obs_spec=ObsSpec({obs_shape}), or wrap the env",
-        )
-    space = env.action_space
-    n = getattr(space, "n", None)
-    spec = policy.act_spec
-    if n is not None:  # gymnasium Discrete
-        if spec.discrete != int(n):
-            want = "continuous actions" if spec.discrete is None else f"Discrete({spec.discrete})"
-            raise error(
-                ShapeError,
-                f"the env's actions do not fit {name}",
-                function=function,
-                argument="env",
-                expected=f"{want} (what the policy produces)",
-                got=f"Discrete({int(n)})",
-            )
-        return
-    act_shape = _space_shape(space) or ()
-    if spec.discrete is not None or act_shape != spec.shape:
-        want = (
-            f"Discrete({spec.discrete})"
-            if spec.discrete is not None
-            else f"actions of shape {fmt_shape(spec.shape)}"
-        )
-        raise error(
-            ShapeError,
-            f"the env's actions do not fit {name}",
-            function=function,
-            argument="env",
-            expected=f"{want} (what the policy produces)",
-            got=f"action space of shape {fmt_shape(act_shape)}",
-        )
-
-
-def _actor(
-    policy: Policy | Callable[[Any], Any], env: Any, deterministic: bool, function: str
-) -> tuple[Callable[[Any], Any], Callable[[], None]]:
-    """(obs -> action, reset) for a policy or a plain callable."""
-    if isinstance(policy, Policy):
-        check_spaces(policy, env, function)
-        p = policy
-
-        def act(obs: Any) -> Any:
-            return p.act(obs, deterministic=deterministic)
-
-        return act, p.reset
-    if not callable(policy):
-        raise error(
-            UsageError,
-            "must be a shapesafe Policy or a callable obs -> action",
-            function=function,
-            argument="policy",
-            expected="a Policy or a callable",
-            got=fmt_value(policy),
-        )
-    reset = getattr(policy, "reset", None)
-    return policy, (reset if callable(reset) else (lambda: None))
-
-
-def _as_env_action(action: Any, space: Any, function: str) -> Any:
-    if getattr(space, "n", None) is not None:
-        return int(np.asarray(action).reshape(()))
-    arr = np.asarray(action, dtype=getattr(space, "dtype", np.float32))
-    shape = _space_shape(space)
-    if shape is not None and arr.shape != shape:
-        raise error(
-            ShapeError,
-            "the policy returned an action that does not fit the env's action space",
-            function=function,
-            argument="policy",
-            expected=f"an action of shape {fmt_shape(shape)}",
-            got=f"shape {fmt_shape(arr.shape)}",
-        )
-    return arr
+def check_spaces(policy: Any, env: Any, function: str) -> None:
+    """Refuse an env (single or vector) whose spaces do not match the ``obs_spec`` /
+    ``act_spec`` that ``policy`` (a policy or an expert) declares."""
+    vector = is_vector_env(env)
+    obs = env.single_observation_space if vector else env.observation_space
+    act = env.single_action_space if vector else env.action_space
+    what = "policy" if isinstance(policy, Policy) else "expert"
+    _check_spaces(policy, obs, act, function, what)
 
 
 def rollout(
-    policy: Policy | Callable[[Any], Any],
+    policy: Policy | Any,
     env: Any,
     episodes: int,
     seed: int = 0,
@@ -197,15 +62,23 @@ def rollout(
 ) -> Rollouts:
     """Run ``episodes`` whole episodes and collect them.
 
-    Episode ``i`` starts from ``env.reset(seed=seed + i)``; ``policy.reset()`` runs
+    Episode ``i`` starts from ``reset(seed=seed + i)``; the policy's ``reset`` runs
     before each (history policies forget the last episode). A :class:`Policy` is checked
-    against the env's spaces first and acts through ``policy.act`` (numpy in, numpy out;
-    it samples unless ``deterministic=True``); any other callable is called as
-    ``policy(obs) -> action`` (and its ``reset()`` too, when it has one).
+    against the env's spaces first and acts on batches through its tensor path (it
+    samples unless ``deterministic=True``); any other callable is called as
+    ``policy(obs) -> action`` (and its ``reset()`` too, when it has one); one that
+    declares ``obs_spec`` / ``act_spec`` (an expert) is checked like a policy.
+
+    ``env`` may be a gymnasium ``SyncVectorEnv`` or ``AsyncVectorEnv`` in any autoreset
+    mode: the policy is then called once per vector step on ``(num_envs, obs)``, with
+    ``reset(which=mask)`` for the sub-envs that start an episode, and the episodes, their
+    seeds and their steps are those of the single-env rollout -- the sub-envs only run
+    them side by side. ``progress`` shows a tqdm bar over episodes.
 
     Returns:
-        :class:`Rollouts`: the steps as demonstrations plus per-episode returns,
-        lengths and successes.
+        :class:`Rollouts`: the steps as demonstrations (with per-step ``rewards``,
+        ``terminated`` and ``truncated`` extras) plus per-episode returns, lengths,
+        successes, seeds and final observations, in seed order.
 
     Examples:
         >>> from shapesafe.bc import rollout
@@ -218,7 +91,7 @@ def rollout(
 
 
 def _collect(
-    policy: Policy | Callable[[Any], Any],
+    policy: Policy | Any,
     env: Any,
     episodes: int,
     seed: int,
@@ -228,51 +101,99 @@ def _collect(
 ) -> Rollouts:
     whole_number(episodes, "episodes", function, low=1)
     whole_number(seed, "seed", function, low=0, high=2**31 - 1)
-    act, reset = _actor(policy, env, deterministic, function)
-    observations: list[np.ndarray[Any, Any]] = []
-    actions: list[np.ndarray[Any, Any]] = []
-    rewards: list[float] = []
-    ids: list[int] = []
-    returns = np.zeros(episodes, dtype=np.float64)
-    lengths = np.zeros(episodes, dtype=np.int64)
-    successes = np.zeros(episodes, dtype=bool)
-    seeds = np.arange(seed, seed + episodes, dtype=np.int64)
-    bar = _progress(episodes, progress)
-    for i in range(episodes):
-        obs, info = env.reset(seed=int(seeds[i]))
-        reset()
-        done = False
-        while not done:
-            a = _as_env_action(act(obs), env.action_space, function)
-            observations.append(np.asarray(obs))
-            actions.append(np.asarray(a))
-            obs, reward, terminated, truncated, info = env.step(a)
-            rewards.append(float(reward))
-            ids.append(i)
-            returns[i] += float(reward)
-            lengths[i] += 1
-            done = bool(terminated or truncated)
-        successes[i] = bool(info.get("is_success", False))
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    discrete = getattr(env.action_space, "n", None) is not None
-    demos = Demonstrations(
-        np.stack(observations),
-        np.asarray(actions, dtype=np.int64) if discrete else np.stack(actions),
-        episode_ids=np.asarray(ids, dtype=np.int64),
-        extras={"rewards": np.asarray(rewards, dtype=np.float32)},
+    vector = is_vector_env(env)
+    if vector:
+        from shapesafe.bc._vector_rollout import check_vector_env, collect_vector
+
+        check_vector_env(env, function)
+        obs_space, act_space = env.single_observation_space, env.single_action_space
+    else:
+        obs_space, act_space = env.observation_space, env.action_space
+    actor = make_actor(
+        policy, obs_space, act_space, deterministic=deterministic, vector=vector, function=function
     )
-    return Rollouts(demos, returns, lengths, successes, seeds)
+    bar = progress_bar(episodes, progress)
+    try:
+        with actor.acting():
+            if vector:
+                return collect_vector(actor, env, episodes, seed, bar, function)
+            return collect_single(actor, env, episodes, seed, bar, function)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
-def _progress(total: int, progress: bool) -> Any:
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
+@dataclass(frozen=True, eq=False)
+class EnvEvaluation:
+    """A policy's score over seeded episodes (see :func:`evaluate_in_env`).
 
-    return tqdm(total=total, desc="episodes", leave=False)
+    Attributes:
+        episodes: number of episodes.
+        success_rate: fraction of successful episodes.
+        success_ci95: (low, high) Wilson 95% interval of the success rate.
+        mean_return: mean undiscounted return.
+        std_return: standard deviation of the returns (ddof=1; 0 for one episode).
+        return_ci95: (low, high) normal 95% interval of the mean return.
+        mean_length: mean episode length.
+        seconds_per_action: wall time per action the policy took (inference + env step).
+        rollouts: the episodes themselves; ``None`` for an evaluation read back with
+            :func:`load_evaluation` (the file keeps per-episode numbers, not steps).
+        provenance: what was evaluated, how and where (policy config, checkpoint
+            checksum, env id and version, seeds, library versions, date): the record
+            :meth:`save` writes next to the numbers. Empty for one built by hand.
+    """
+
+    episodes: int
+    success_rate: float
+    success_ci95: tuple[float, float]
+    mean_return: float
+    std_return: float
+    return_ci95: tuple[float, float]
+    mean_length: float
+    seconds_per_action: float
+    rollouts: Rollouts | None
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lo, hi = self.success_ci95
+        rlo, rhi = self.return_ci95
+        return (
+            f"success {self.success_rate:.0%} (95% CI {lo:.0%}-{hi:.0%}), return "
+            f"{self.mean_return:.3f} ± {self.std_return:.3f} (95% CI of the mean "
+            f"{rlo:.3f} to {rhi:.3f}) over {self.episodes} episodes"
+        )
+
+    def _per_episode(self, name: str, dtype: Any) -> np.ndarray[Any, Any]:
+        if self.rollouts is not None:
+            return np.asarray(getattr(self.rollouts, name), dtype=dtype)
+        return np.asarray(self.provenance.get("episodes", {}).get(name, []), dtype=dtype)
+
+    @property
+    def returns(self) -> np.ndarray[Any, Any]:
+        """(episodes,) float64 return of each episode, in seed order."""
+        return self._per_episode("returns", np.float64)
+
+    @property
+    def lengths(self) -> np.ndarray[Any, Any]:
+        """(episodes,) int64 length of each episode."""
+        return self._per_episode("lengths", np.int64)
+
+    @property
+    def successes(self) -> np.ndarray[Any, Any]:
+        """(episodes,) bool success of each episode."""
+        return self._per_episode("successes", bool)
+
+    @property
+    def seeds(self) -> np.ndarray[Any, Any]:
+        """(episodes,) int64 reset seed of each episode."""
+        return self._per_episode("seeds", np.int64)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the evaluation and its provenance as JSON (read it back with
+        :func:`load_evaluation`); returns the path."""
+        from shapesafe.bc._provenance import save_evaluation
+
+        return save_evaluation(self, path)
 
 
 def _wilson(successes: int, n: int) -> tuple[float, float]:
@@ -284,32 +205,10 @@ def _wilson(successes: int, n: int) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def evaluate_in_env(
-    policy: Policy | Callable[[Any], Any],
-    env: Any,
-    episodes: int = 100,
-    seed: int = 0,
-    *,
-    deterministic: bool = False,
-    progress: bool = False,
+def summarise(
+    r: Rollouts, seconds: float, provenance: Mapping[str, Any] | None = None
 ) -> EnvEvaluation:
-    """Score a policy over ``episodes`` seeded episodes (episode ``i`` from
-    ``env.reset(seed=seed + i)``): success rate with a Wilson 95% interval, mean return
-    with a normal 95% interval, and time per action.
-
-    Examples:
-        >>> from shapesafe.bc import evaluate_in_env
-        >>> from shapesafe.bc.tasks import ObstacleEnv, ObstacleExpert
-        >>> result = evaluate_in_env(ObstacleExpert(seed=0), ObstacleEnv(), episodes=20)
-        >>> result.success_rate
-        1.0
-    """
-    start = time.perf_counter()
-    # no_grad, not inference_mode: a stateful policy keeps tensors made here (its history)
-    # and may update them in place after this returns.
-    with torch.no_grad():
-        r = _collect(policy, env, episodes, seed, deterministic, progress, "evaluate_in_env")
-    elapsed = time.perf_counter() - start
+    """The statistics of :class:`EnvEvaluation` for collected episodes."""
     n = r.episodes
     wins = int(r.successes.sum())
     mean = float(r.returns.mean())
@@ -323,6 +222,54 @@ def evaluate_in_env(
         std_return=std,
         return_ci95=(mean - half, mean + half),
         mean_length=float(r.lengths.mean()),
-        seconds_per_action=elapsed / max(1, int(r.lengths.sum())),
+        seconds_per_action=seconds / max(1, int(r.lengths.sum())),
         rollouts=r,
+        provenance=dict(provenance or {}),
     )
+
+
+def evaluate_in_env(
+    policy: Policy | Any,
+    env: Any,
+    episodes: int = 100,
+    seed: int = 0,
+    *,
+    deterministic: bool = False,
+    progress: bool = False,
+    checkpoint: str | Path | None = None,
+    save_to: str | Path | None = None,
+) -> EnvEvaluation:
+    """Score a policy over ``episodes`` seeded episodes (episode ``i`` from
+    ``reset(seed=seed + i)``; ``env`` may be a vector env, as in :func:`rollout`):
+    success rate with a Wilson 95% interval, mean return with a normal 95% interval,
+    and time per action.
+
+    The result carries its provenance (policy config, env id and version, seeds,
+    library versions, date; the sha256 of ``checkpoint``, the file the policy was
+    loaded from, when given); ``save_to`` writes it all as JSON
+    (:meth:`EnvEvaluation.save`).
+
+    Examples:
+        >>> from shapesafe.bc import evaluate_in_env
+        >>> from shapesafe.bc.tasks import ObstacleEnv, ObstacleExpert
+        >>> result = evaluate_in_env(ObstacleExpert(seed=0), ObstacleEnv(), episodes=20)
+        >>> result.success_rate, result.seeds[:3].tolist()
+        (1.0, [0, 1, 2])
+    """
+    from shapesafe.bc._provenance import describe_run
+
+    function = "evaluate_in_env"
+    record = describe_run(policy, env, checkpoint, function)  # a missing checkpoint fails fast
+    start = time.perf_counter()
+    r = _collect(policy, env, episodes, seed, deterministic, progress, function)
+    elapsed = time.perf_counter() - start
+    record["evaluation"] = {
+        "episodes": int(episodes),
+        "seed": int(seed),
+        "deterministic": bool(deterministic),
+        "seconds": elapsed,
+    }
+    result = summarise(r, elapsed, record)
+    if save_to is not None:
+        result.save(save_to)
+    return result

@@ -22,12 +22,18 @@ from shapesafe.bc.experts.classic import MountainCarExpert as MountainCarExpert
 from shapesafe.bc.experts.classic import PendulumExpert as PendulumExpert
 from shapesafe.bc.experts.classic import cartpole_model as cartpole_model
 from shapesafe.bc.experts.classic import pendulum_model as pendulum_model
+from shapesafe.bc.experts.mujoco import InvertedDoublePendulumExpert as InvertedDoublePendulumExpert
+from shapesafe.bc.experts.mujoco import InvertedPendulumExpert as InvertedPendulumExpert
+from shapesafe.bc.experts.mujoco import ReacherExpert as ReacherExpert
 
 __all__ = [
     "CartPoleExpert",
     "Expert",
+    "InvertedDoublePendulumExpert",
+    "InvertedPendulumExpert",
     "MountainCarExpert",
     "PendulumExpert",
+    "ReacherExpert",
     "cartpole_model",
     "expert_ids",
     "make_expert",

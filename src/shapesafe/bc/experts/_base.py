@@ -30,6 +30,7 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import torch
 
+from shapesafe._config import STATE
 from shapesafe._format import error, fmt_shape, fmt_value
 from shapesafe.bc.policies.base import ActSpec, ObsSpec
 from shapesafe.errors import DtypeError, ShapeError, UsageError
@@ -93,7 +94,7 @@ class Expert(abc.ABC):
         actions = np.asarray(self.act_batch(batch))
         out = actions.astype(np.int64 if self.act_spec.discrete is not None else np.float32)
         want = (len(batch), *self.act_spec.shape)
-        if out.shape != want:  # a bug in the subclass, not in the caller's input
+        if STATE.enabled and out.shape != want:  # a bug in the subclass, not in the caller's input
             raise error(
                 ShapeError,
                 "act_batch() returned actions of the wrong shape",
@@ -114,6 +115,8 @@ class Expert(abc.ABC):
         rank = len(spec)
         if obs.ndim in (rank, rank + 1) and obs.shape[obs.ndim - rank :] == spec:
             return obs.ndim == rank
+        if not STATE.enabled:  # checks off: trust the caller, decide by rank alone
+            return obs.ndim <= rank
         lead = obs.ndim - rank
         axis = None
         if lead in (0, 1):  # the rank fits: name the first axis that does not

@@ -70,7 +70,7 @@ from shapesafe._checker.plan import (
 )
 
 # builtins the body calls, under mangled names (see the module docstring)
-_BUILTINS = {"_ss_len": len, "_ss_isinstance": isinstance, "_ss_tuple": tuple}
+_BUILTINS = {"_ss_len": len, "_ss_isinstance": isinstance, "_ss_tuple": tuple, "_ss_dict": dict}
 
 
 class Bound(enum.Enum):
@@ -366,6 +366,14 @@ class Generator:
                 ind, f"if not (_ss_isinstance({v}, _ss_tuple) and _ss_len({v}) == {n}): {fail}"
             )
             accessors = [f"{v}[{j}]" for j in range(n)]
+        elif node.keyed:  # a TypedDict: a dict with the required keys
+            keys = self.const(node.required)
+            self.emit(
+                ind, f"if not (_ss_isinstance({v}, _ss_dict) and {keys} <= {v}.keys()): {fail}"
+            )
+            accessors = [
+                f"{v}[{f!r}]" if f in node.required else f"{v}.get({f!r})" for f in node.fields
+            ]
         else:
             self.emit(ind, f"if not _ss_isinstance({v}, {self.const(node.cls)}): {fail}")
             accessors = [f"{v}.{f}" for f in node.fields]

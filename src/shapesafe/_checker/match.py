@@ -323,7 +323,18 @@ def match_node(node: Node, value: Any, b: Bindings, deferred: list[Any]) -> Fail
     if isinstance(node, ClassNode):
         return None if isinstance(value, node.classes) else _type_failure(node.text, value)
     if isinstance(node, StructNode):
-        return None if isinstance(value, node.cls) else _type_failure(node.text, value)
+        if not isinstance(value, node.cls):
+            return _type_failure(f"a dict: {node.text}" if node.keyed else node.text, value)
+        missing = sorted(node.required - value.keys()) if isinstance(value, dict) else []
+        if missing:
+            keys = ", ".join(map(repr, sorted(node.required)))
+            return Failure(
+                "type",
+                f"a dict with the keys of {node.text}: {keys}",
+                f"a dict without {', '.join(map(repr, missing))}",
+                exc=DtypeError,
+            )
+        return None
     if isinstance(node, BearNode):
         return None if node.bear(value) else _type_failure(node.text, value)
     if isinstance(node, TupleNode):

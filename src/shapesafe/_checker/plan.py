@@ -231,13 +231,17 @@ class TupleNode:
 
 @dataclasses.dataclass(frozen=True)
 class StructNode:
-    """A NamedTuple or dataclass: its class, then each annotated field."""
+    """A NamedTuple or dataclass: its class, then each annotated field. A TypedDict
+    (``keyed``): a dict holding the ``required`` keys, then each annotated key (a
+    ``NotRequired`` key is checked when present; absent reads as None)."""
 
     where: str
     text: str
     cls: type
     fields: tuple[str, ...]
     children: tuple[Node, ...]
+    keyed: bool = False
+    required: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -382,6 +386,8 @@ def build_node(hint: Any, where: str) -> Node | None:
     if origin is not None:
         # dict[...], Literal[...], Callable[...], ...: beartype decides
         return _bear(hint, where)
+    if isinstance(hint, type) and typing.is_typeddict(hint):
+        return _typed_dict(hint, where, text)
     if isinstance(hint, type):
         if issubclass(hint, tuple) and hasattr(hint, "_fields"):
             return _struct(hint, where, text, list(hint._fields))
@@ -468,6 +474,42 @@ def _struct(cls: type, where: str, text: str, names: list[str]) -> StructNode:
             fields.append(name)
             kids.append(kid)
     return StructNode(where, text, cls, tuple(fields), tuple(kids))
+
+
+# typing.Required / NotRequired wrap a TypedDict key's annotation (Python 3.11+)
+_KEY_QUALIFIERS = tuple(
+    q for q in (getattr(typing, "Required", None), getattr(typing, "NotRequired", None)) if q
+)
+
+
+def _typed_dict(cls: type, where: str, text: str) -> StructNode:
+    """A TypedDict: ``isinstance`` cannot check one (typing refuses), so the node checks
+    for a dict holding the required keys, then each key's annotation."""
+    try:
+        hints = typing.get_type_hints(cls, include_extras=True)
+    except Exception as exc:
+        raise AnnotationError(
+            f"{where}: cannot read the key annotations of {text}: {exc}"
+        ) from None
+    # __required_keys__ misses NotRequired written as a string annotation (PEP 563), so
+    # the qualifiers seen in the resolved hints have the last word
+    required = set(getattr(cls, "__required_keys__", hints))
+    fields: list[str] = []
+    kids: list[Node] = []
+    for name, hint in hints.items():
+        while typing.get_origin(hint) in _KEY_QUALIFIERS:
+            if typing.get_origin(hint) is getattr(typing, "NotRequired", None):
+                required.discard(name)
+            else:
+                required.add(name)
+            hint = typing.get_args(hint)[0]
+        if name not in required:
+            hint = typing.Optional[hint]  # noqa: UP045 (a runtime-built union)
+        kid = build_node(hint, f"{where}[{name!r}]")
+        if kid is not None:
+            fields.append(name)
+            kids.append(kid)
+    return StructNode(where, text, dict, tuple(fields), tuple(kids), True, frozenset(required))
 
 
 def flatten(node: Node, out: list[Node]) -> None:

@@ -145,7 +145,36 @@ def make_actor(
         )
     if hasattr(policy, "obs_spec") and hasattr(policy, "act_spec"):
         check_spaces(policy, observation_space, action_space, function, what="expert")
-    return Actor(policy, _reset_of(policy, vector, function), nullcontext, batched=False)
+    act = _first_batch_guarded(policy, function) if vector else policy
+    return Actor(act, _reset_of(policy, vector, function), nullcontext, batched=False)
+
+
+def _first_batch_guarded(policy: Callable[[Any], Any], function: str) -> Callable[[Any], Any]:
+    """``policy``, whose first call -- the first ``(n, obs)`` batch it ever sees -- turns
+    a crash into an error that says a vector env hands out batches (a callable written
+    for one observation fails there, often deep inside its own arithmetic)."""
+    first = True
+
+    def act(obs: Any) -> Any:
+        nonlocal first
+        if not first:
+            return policy(obs)
+        first = False
+        try:
+            return policy(obs)
+        except (ValueError, TypeError, IndexError) as e:
+            raise error(
+                UsageError,
+                f"{type(policy).__name__} failed on a batch of observations "
+                f"{fmt_shape(np.shape(obs))} ({type(e).__name__}: {e})",
+                function=function,
+                argument="policy",
+                expected="a callable (n, obs) -> (n, act) in a vector env",
+                got=f"{type(e).__name__} on the first batch",
+                hint=_BATCH_HINT,
+            ) from e
+
+    return act
 
 
 def _policy_actor(policy: Policy, deterministic: bool, function: str) -> Actor:
@@ -219,6 +248,12 @@ def _reset_of(policy: Any, vector: bool, function: str) -> Callable[[Any], None]
     return reset_all_only
 
 
+_BATCH_HINT = (
+    "in a vector env the policy gets a batch (n, obs) and must return one action per "
+    "row; wrap a one-observation callable: lambda obs: np.stack([f(o) for o in obs])"
+)
+
+
 def env_actions(actions: Any, space: Any, n: int | None, function: str) -> Any:
     """``actions`` in the env's format: an int (Discrete) or an array of the space's shape
     for a single env (``n=None``); an ``(n, *shape)`` array for a vector env."""
@@ -231,11 +266,7 @@ def env_actions(actions: Any, space: Any, n: int | None, function: str) -> Any:
     if arr.shape != want:
         hint = None
         if n is not None and arr.shape == shape:
-            hint = (
-                "in a vector env the policy gets a batch (n, obs) and must return one "
-                "action per row; wrap a one-observation callable: "
-                "lambda obs: np.stack([f(o) for o in obs])"
-            )
+            hint = _BATCH_HINT
         what = "an action" if n is None else "actions"
         raise error(
             ShapeError,

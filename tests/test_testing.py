@@ -204,3 +204,39 @@ def test_wrong_dtypes_are_rejected(not_float: torch.dtype, not_int: torch.dtype)
     assert not jaxtyping_accepts(torch.zeros(2, dtype=not_int), Int[Tensor, "b"])
     with pytest.raises(shapesafe.DtypeError, match=r"dtype"):
         shapesafe.check_shape(torch.zeros(2, dtype=not_float), Float[Tensor, "b"])
+
+
+class _Critic(torch.nn.Module):
+    def __init__(self, obs_dim: int) -> None:
+        super().__init__()
+        self.obs_dim = obs_dim
+        self.net = torch.nn.Linear(obs_dim, 1)
+
+    @shapesafe.check
+    def forward(self, obs: Float[Tensor, "batch {self.obs_dim}"]) -> Float[Tensor, "batch"]:
+        return self.net(obs).squeeze(-1)
+
+
+@given(data=st.data(), obs_dim=st.integers(1, 6))
+def test_module_bound_dims_are_drawn_at_the_size_given(data: st.DataObject, obs_dim: int) -> None:
+    critic = _Critic(obs_dim)
+    drawn = data.draw(
+        from_annotation(
+            {
+                "a": Float[Tensor, "batch {self.obs_dim}"],
+                "b": Float[Tensor, "batch obs={self.obs_dim}"],
+            },
+            dims={"self.obs_dim": obs_dim},
+        )
+    )
+    assert drawn["a"].shape[1] == obs_dim and drawn["b"].shape == drawn["a"].shape
+    assert critic(drawn["a"]).shape == (drawn["a"].shape[0],)  # the checker agrees
+    alias = data.draw(shapes("batch obs={self.obs_dim}", dims={"obs": obs_dim}))
+    assert alias[1] == obs_dim
+
+
+def test_module_bound_dims_without_a_size_are_refused_at_construction() -> None:
+    with pytest.raises(AnnotationError, match=r"from_annotation\(\): the axis \{self.obs_dim\}"):
+        from_annotation(Float[Tensor, "batch {self.obs_dim}"])
+    with pytest.raises(AnnotationError, match=r"shapes\(\): .*dims=\{'self.n': N\} \(or 'n'\)"):
+        shapes("batch n={self.n}")

@@ -24,6 +24,7 @@ from jaxtyping import AbstractArray, Shaped
 
 from shapesafe._checker.dims import (
     AnonDim,
+    ArgDim,
     Dim,
     FixedDim,
     NamedDim,
@@ -192,6 +193,9 @@ def shapes(
             tuple
         )
     template = _template(spec, "shapes")
+    for e in template.entries:  # fail at construction, not inside a test
+        if isinstance(e, ArgDim):
+            _arg_dim_key(e, dims or {}, "shapes")
     return _shapes_for(template, dict(dims or {}), min_side, max_side)
 
 
@@ -274,6 +278,11 @@ def _draw_bindings(
     bound: dict[str, Any] = {}
     for t in templates:
         for e in t.entries:
+            if isinstance(e, ArgDim):  # {self.obs_dim}: a size the caller states
+                if e.path not in bound:
+                    key = _arg_dim_key(e, dims)
+                    bound[e.path] = draw(_dim_strategy(dims[key], key, False))
+                continue
             if not isinstance(e, (NamedDim, RunDim)) or e.name in bound:
                 continue
             variadic = isinstance(e, RunDim)
@@ -295,6 +304,8 @@ def _draw_shape(
             size = e.size
         elif isinstance(e, NamedDim):
             size = bound[e.name]
+        elif isinstance(e, ArgDim):
+            size = bound[e.path]
         elif isinstance(e, SymbolicDim):
             value = _eval_symbolic(e, bound)
             assume(value is not None and value >= 0)
@@ -312,6 +323,20 @@ def _draw_shape(
             size = 1
         out.append(int(size))
     return tuple(out)
+
+
+def _arg_dim_key(e: ArgDim, dims: Mapping[str, DimValue], function: str = "from_annotation") -> str:
+    """The ``dims`` key that sizes a ``{self.obs_dim}`` axis: its path, or its alias
+    (``obs`` in ``obs={self.obs_dim}``)."""
+    if e.path in dims:
+        return e.path
+    if e.alias is not None and e.alias in dims:
+        return e.alias
+    raise AnnotationError(
+        f"{function}(): the axis {{{e.path}}} takes its size from the call's arguments, "
+        f"which a strategy cannot see; give it with dims={{{e.path!r}: N}}"
+        + (f" (or {e.alias!r})" if e.alias else "")
+    )
 
 
 @st.composite
@@ -412,6 +437,9 @@ def from_annotation(
     for t in templates.values():  # fail at construction, not inside a test
         if dtype is None:
             _pick_dtype(t, "from_annotation")
+        for e in t.entries:
+            if isinstance(e, ArgDim):
+                _arg_dim_key(e, dims)
     return _from_templates(structure, templates, dims, dtype, elements, min_side, max_side, device)
 
 

@@ -58,9 +58,10 @@ def dlqr(
         K = np.linalg.solve(R + BtP @ B, BtP @ A)
         P_next = Q + A.T @ P @ (A - B @ K)
         P_next = (P_next + P_next.T) / 2  # keep it symmetric against round-off
-        if not np.all(np.isfinite(P_next)):
+        scale = float(np.max(np.abs(P_next)))
+        if not np.isfinite(scale) or scale > 1e100:  # diverging: unstabilisable
             break
-        if np.max(np.abs(P_next - P)) <= tol * max(1.0, float(np.max(np.abs(P_next)))):
+        if np.max(np.abs(P_next - P)) <= tol * max(1.0, scale):
             BtP = B.T @ P_next
             return np.linalg.solve(R + BtP @ B, BtP @ A), P_next
         P = P_next

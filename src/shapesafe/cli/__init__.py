@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from shapesafe.bc import NonFiniteLossError
-from shapesafe.cli import compare, demo, evaluate, train
+from shapesafe.cli import collect, compare, dagger, demo, evaluate, run, train
 from shapesafe.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -29,6 +29,9 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": train.run,
     "evaluate": evaluate.run,
     "compare": compare.run,
+    "dagger": dagger.run,
+    "collect": collect.run,
+    "run": run.run,
 }
 
 
@@ -43,14 +46,21 @@ def _parser() -> argparse.ArgumentParser:
             "  shapesafe train --data demos.npz       clone your own demonstrations\n"
             "  shapesafe evaluate --checkpoint P --data demos.npz\n"
             "                                         score a trained policy on held-out data\n"
-            "  shapesafe compare --task obstacle      every policy family on a built-in task"
+            "  shapesafe evaluate --checkpoint P --env Pendulum-v1 --save eval.json\n"
+            "                                         ... or in an env, with CI and provenance\n"
+            "  shapesafe dagger --env Pendulum-v1 --demos 1\n"
+            "                                         DAgger with the env's scripted expert\n"
+            "  shapesafe compare --task obstacle      every policy family on a built-in task\n"
+            "  shapesafe collect --env CartPole-v1 --out demos.npz\n"
+            "                                         demonstrations from a scripted expert\n"
+            "  shapesafe run --strict warn train.py   your script, strict broadcasting throughout"
         ),
         epilog="Run 'shapesafe <command> --help' for the options of a command.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
-    for module in (demo, train, evaluate, compare):
+    for module in (demo, train, evaluate, compare, collect, dagger, run):
         module.add_parser(sub)
     return parser
 
@@ -78,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix} {one_line(exc, args.command)}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
-        hint = " (continue with --resume)" if args.command == "train" else ""
+        hint = " (continue with --resume)" if args.command in ("train", "dagger") else ""
         print(f"\n{PROG} {args.command}: interrupted{hint}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except NonFiniteLossError as exc:  # training diverged

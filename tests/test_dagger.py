@@ -213,9 +213,9 @@ def test_seeded_aggregation_counts() -> None:
     lengths = [sum(1 + (7 + 4 * i + j) % 4 for j in range(4)) for i in (1, 2, 3)]
     assert [r.new_labels for r in result.records] == lengths
     assert [r.beta for r in result.records] == [1.0, 0.5, 0.25]
-    assert result.records[0].expert_fraction == 1.0
+    assert result.records[0].expert_acted == 1.0
     flips = np.random.default_rng([7, 2]).random(lengths[1]) < 0.5
-    assert result.records[1].expert_fraction == pytest.approx(flips.mean())
+    assert result.records[1].expert_acted == pytest.approx(flips.mean())
 
 
 def test_initial_demos_without_episode_ids_are_one_episode() -> None:

@@ -60,8 +60,8 @@ class DaggerRecord:
         episodes: episodes collected in this iteration.
         new_labels: expert labels added in this iteration (one per visited state).
         expert_labels: expert labels used so far (the size of the aggregated data).
-        expert_fraction: fraction of this iteration's steps that executed the expert's
-            action.
+        expert_acted: fraction of this iteration's steps that executed the expert's
+            action (about β).
         collect_return: mean return of this iteration's (mixture) rollouts (``None``
             for iteration 0).
         mean_return: the retrained learner's mean return over the evaluation episodes.
@@ -76,7 +76,7 @@ class DaggerRecord:
     episodes: int
     new_labels: int
     expert_labels: int
-    expert_fraction: float
+    expert_acted: float
     collect_return: float | None
     mean_return: float
     std_return: float
@@ -166,6 +166,7 @@ def dagger(
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
     progress: bool = True,
+    on_iteration: Callable[[DaggerRecord], None] | None = None,
 ) -> DaggerResult:
     """Train ``policy`` with DAgger: roll out the β-mixture of learner and expert,
     label every visited state with the expert's action, aggregate, retrain.
@@ -213,6 +214,9 @@ def dagger(
             run equals an uninterrupted one; the settings must be the same, except
             that ``iterations`` may grow).
         progress: a progress bar over iterations.
+        on_iteration: called with each new :class:`DaggerRecord` as soon as its
+            iteration is done (e.g. to print a table row; not for the iterations a
+            resume restores).
 
     Returns:
         :class:`DaggerResult`: the records per iteration and the aggregated data.
@@ -247,12 +251,14 @@ def dagger(
         state.data = _initial(demos, policy)
         _train_and_record(run, state, 0, 1.0, state.data, collect_return=None)
         _checkpoint(path, run, state, schedule.description)
+        _report(on_iteration, state)
     for i in range(state.iteration + 1 if state.records else 1, iterations + 1):
         b = schedule(i)
         new, ret = _collect(run, state, i, b)
         state.data = new if state.data is None else _concat(state.data, new, fn)
         _train_and_record(run, state, i, b, new, collect_return=ret)
         _checkpoint(path, run, state, schedule.description)
+        _report(on_iteration, state)
         if bar is not None:
             last = state.records[-1]
             bar.set_postfix(ret=f"{last['mean_return']:.4g}", labels=last["expert_labels"])
@@ -385,7 +391,7 @@ def _train_and_record(
         episodes=int(torch.unique(new.episode_ids).numel()) if new.episode_ids is not None else 1,
         new_labels=len(new),
         expert_labels=len(state.data),
-        expert_fraction=float(acted.float().mean()),
+        expert_acted=float(acted.float().mean()),
         collect_return=collect_return,
         mean_return=ev.mean_return,
         std_return=ev.std_return,
@@ -395,6 +401,11 @@ def _train_and_record(
     )
     state.records.append(record.to_dict())
     state.iteration = i
+
+
+def _report(on_iteration: Callable[[DaggerRecord], None] | None, state: DaggerState) -> None:
+    if on_iteration is not None:
+        on_iteration(DaggerRecord.from_dict(state.records[-1]))
 
 
 def _checkpoint(path: Path | None, run: _Run, state: DaggerState, beta: str) -> None:

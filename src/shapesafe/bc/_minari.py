@@ -136,7 +136,8 @@ def to_minari(
             are checked against the data. Without it, pass the spaces or let them be
             inferred: an unbounded ``Box`` for float observations/actions; discrete
             actions need ``action_space`` (the number of actions cannot be read off data).
-        observation_space, action_space: override the env's (or the inferred) spaces.
+        observation_space: overrides the env's (or the inferred) observation space.
+        action_space: overrides the env's (or the inferred) action space.
         final_observations: (episodes, obs…) the observation after each episode's last
             action, in episode-id order. Defaults to ``Rollouts.final_observations``,
             then to the last row of a ``next_observations`` extra column.
@@ -144,10 +145,13 @@ def to_minari(
             data without ``terminated``/``truncated`` columns (the last step of each
             episode gets the flag, every other step neither).
         overwrite: replace an existing dataset with the same id (refused otherwise).
-        algorithm_name, author, author_email, code_permalink, description: Minari's
-            metadata fields; stored when given (Minari recommends all of them for a
-            dataset that others will use). ``description`` defaults to a line naming the
-            episodes, steps and the shapesafe version.
+        algorithm_name: what produced the actions (Minari metadata, stored when given;
+            Minari recommends it and the four below for a dataset others will use).
+        author: the dataset's author(s).
+        author_email: their contact address(es).
+        code_permalink: a link to the versioned code that made the data.
+        description: defaults to a line naming the episodes, steps and the shapesafe
+            version.
 
     Returns:
         The ``minari.MinariDataset`` written.

@@ -4,6 +4,9 @@ Riccati equation, and bad input gets a clear shapesafe error."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -310,3 +313,20 @@ def test_register_expert_makes_a_custom_expert_buildable_by_id(
     assert make_expert("Lambda-v0")(None) == 0
     with pytest.raises(UsageError, match="non-empty string"):
         register_expert("")
+
+
+@pytest.mark.values
+def test_the_measuring_script_writes_the_table(tmp_path: Any) -> None:
+    path = Path(__file__).parent.parent / "examples" / "measure_experts.py"
+    spec = importlib.util.spec_from_file_location("measure_experts", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "experts.json"
+    argv = ["--only", "CartPole-v1", "MountainCarContinuous-v0", "--episodes", "2"]
+    results = module.main([*argv, "--out", str(out)])
+    saved = json.loads(out.read_text())["experts"]
+    assert saved == results
+    assert saved["CartPole-v1"]["mean"] == 500.0 and saved["CartPole-v1"]["std"] == 0.0
+    ref = rollout(MountainCarExpert(), gym.make("MountainCarContinuous-v0"), episodes=2, seed=0)
+    assert saved["MountainCarContinuous-v0"]["mean"] == pytest.approx(ref.returns.mean())

@@ -40,3 +40,12 @@ def _torch_distribution_validation() -> Iterator[None]:
     torch.distributions.Distribution.set_default_validate_args(True)
     yield
     torch.distributions.Distribution.set_default_validate_args(before)
+
+
+@pytest.fixture
+def checks_off() -> Iterator[None]:
+    """Every shapesafe check off for the test (as SHAPESAFE_DISABLE=1 would)."""
+    from shapesafe import _config
+
+    with _config.enabled(False):
+        yield

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from jaxtyping import Float
 from torch import Tensor
 
+from _dist_common import batch_shapes, same, sample_shapes, sizes
 from shapesafe import _config, check
 from shapesafe._format import fmt_shape
 from shapesafe.distributions import (
@@ -45,23 +46,6 @@ from shapesafe.testing import (
 )
 
 values = pytest.mark.values
-
-batch_shapes = st.lists(st.integers(1, 4), max_size=2).map(tuple)
-sample_shapes = st.lists(st.integers(1, 3), max_size=2).map(tuple)
-sizes = st.integers(1, 4)
-
-
-def same(a: Tensor, b: Tensor) -> None:
-    """Bit-identical (same torch ops in the same order), NaN-aware."""
-    assert a.shape == b.shape
-    assert a.dtype == b.dtype
-    torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
-
-
-@pytest.fixture
-def checks_off() -> typing.Iterator[None]:
-    with _config.enabled(False):
-        yield
 
 
 # --------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from torch import Tensor
 
-from shapesafe import _config
+from _dist_common import same
 from shapesafe.distributions import (
     Bernoulli,
     Beta,
@@ -30,23 +30,6 @@ from shapesafe.errors import (
 )
 
 values = pytest.mark.values
-
-batch_shapes = st.lists(st.integers(1, 4), max_size=2).map(tuple)
-sample_shapes = st.lists(st.integers(1, 3), max_size=2).map(tuple)
-sizes = st.integers(1, 4)
-
-
-def same(a: Tensor, b: Tensor) -> None:
-    """Bit-identical (same torch ops in the same order), NaN-aware."""
-    assert a.shape == b.shape
-    assert a.dtype == b.dtype
-    torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
-
-
-@pytest.fixture
-def checks_off() -> typing.Iterator[None]:
-    with _config.enabled(False):
-        yield
 
 
 # --------------------------------------------------------------------------------------

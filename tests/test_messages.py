@@ -2417,3 +2417,73 @@ def test_strict_level_wording() -> None:
     assert _audit_summary() == (
         "strict_broadcasting: 1 line would raise\n  FILE:LINE: `+` (add) (4,) and (4, 1)"
     )
+
+
+# ---------------- bc: Minari datasets
+
+
+def test_minari_wording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    pytest.importorskip("minari", reason="the minari extra is not installed")
+    from shapesafe.bc import from_minari, to_minari
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    ids = np.array([0, 0, 1])
+    no_ids = Demonstrations(
+        torch.zeros(3, 2), torch.zeros(3, 1), extras={"rewards": torch.zeros(3)}
+    )
+    assert _message(lambda: to_minari(no_ids, "test/a-v0")) == (
+        "to_minari(): argument `data`: the demonstrations have no episode ids (Minari stores "
+        "whole episodes)\n  hint: build them with Demonstrations(..., episode_ids=...) or "
+        "episode_starts=..., or collect them with shapesafe.bc.rollout()"
+    )
+    no_rewards = Demonstrations(torch.zeros(3, 2), torch.zeros(3, 1), episode_ids=ids)
+    assert _message(lambda: to_minari(no_rewards, "test/a-v0")) == (
+        "to_minari(): argument `data`: the demonstrations have no `rewards` column (Minari "
+        "stores one per step)\n  expected: extras['rewards'] of shape (N,)\n  got: extras: none\n"
+        "  hint: data without rewards can say so explicitly: "
+        "Demonstrations(..., extras={'rewards': np.zeros(N)})"
+    )
+    demos = Demonstrations(
+        torch.zeros(3, 2), torch.zeros(3, 1), episode_ids=ids, extras={"rewards": torch.ones(3)}
+    )
+    assert _message(lambda: to_minari(demos, "test/a-v0")) == (
+        "to_minari(): argument `data`: Minari records how each episode ended; the "
+        "demonstrations have no 'terminated' or 'truncated' column\n"
+        "  expected: extras 'terminated' and 'truncated' (N,) 0/1 per step\n"
+        "  got: extras: ['rewards']\n"
+        "  hint: pass episode_ends='terminated' (episodes ended in a terminal state) or "
+        "'truncated' (cut off by a time limit)"
+    )
+    assert _message(lambda: to_minari(demos, "test/a-v0", episode_ends="terminated")) == (
+        "to_minari(): argument `data`: Minari stores the observation after each episode's last "
+        "action, and the demonstrations do not have it\n  hint: export the Rollouts that "
+        "shapesafe.bc.rollout() returns (they keep it), pass "
+        "final_observations=<array (episodes, 2)>, or add a next_observations extra column"
+    )
+    assert _message(lambda: to_minari(demos, "test/a", episode_ends="terminated")) == (
+        "to_minari(): argument `dataset_id`: 'test/a' is not a Minari dataset id\n"
+        "  expected: '(namespace/)name-v<version>' (letters, digits, '-', '_')\n"
+        "  got: 'test/a'\n  hint: add a version: 'test/a-v0'"
+    )
+    finals = np.zeros((2, 2))
+    fits = lambda: to_minari(  # noqa: E731
+        demos, "test/a-v0", episode_ends="terminated", final_observations=finals, env="CartPole-v1"
+    )
+    assert _message(fits, ShapeError) == (
+        "to_minari(): argument `observation_space`: the observations do not fit the "
+        "observation space\n  expected: observations of shape (N, 4) (a Box of shape (4,))\n"
+        "  got: observations of shape (3, 2)\n"
+        "  hint: check that env= (or the space) is the one the data comes from"
+    )
+    assert _message(lambda: from_minari("test/absent-v0")) == (
+        "from_minari(): argument `dataset`: no Minari dataset 'test/absent-v0' on this machine "
+        f"(looked in {str(tmp_path)!r})\n  hint: set MINARI_DATASETS_PATH to the directory that "
+        "holds it, or fetch it once with `minari download test/absent-v0`"
+    )
+    monkeypatch.setitem(sys.modules, "minari", None)
+    assert _message(lambda: from_minari("test/absent-v0"), UsageError) == (
+        "from_minari(): needs the optional dependency `minari`, which is not installed\n"
+        "  hint: install it with pip install 'shapesafe[minari]'"
+    )

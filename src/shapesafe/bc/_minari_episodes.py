@@ -293,11 +293,13 @@ def check_space_fits(space: Any, values: Tensor, name: str, fn: str) -> None:
     if tuple(space.shape) != tuple(values.shape[1:]):
         raise error(
             ShapeError,
-            f"the {name} do not fit the space",
+            f"the {name} do not fit the {arg.replace('_', ' ')}",
             function=fn,
             argument=arg,
-            expected=f"{name} of shape (N, *{fmt_shape(space.shape)}) for {space}",
+            expected=f"{name} of shape {fmt_shape(('N', *space.shape))} "
+            f"(a {type(space).__name__} of shape {fmt_shape(space.shape)})",
             got=f"{name} of shape {fmt_shape(values.shape)}",
+            hint="check that env= (or the space) is the one the data comes from",
         )
 
 

@@ -2487,3 +2487,51 @@ def test_minari_wording(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
         "from_minari(): needs the optional dependency `minari`, which is not installed\n"
         "  hint: install it with pip install 'shapesafe[minari]'"
     )
+
+
+# ---------------- the MuJoCo experts (bc.experts.mujoco) and their Riccati solver
+
+
+def test_mujoco_expert_message_wording(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    import gymnasium as gym
+
+    from shapesafe.bc.experts import (
+        InvertedDoublePendulumExpert,
+        InvertedPendulumExpert,
+        ReacherExpert,
+    )
+    from shapesafe.bc.experts._lqr import dlqr
+
+    double = gym.make("InvertedDoublePendulum-v5")
+    assert _message(lambda: InvertedPendulumExpert(env=double), UsageError) == (
+        "InvertedPendulumExpert(): argument `env`: the env's MuJoCo model is not the one "
+        "this expert balances\n"
+        "  expected: 2 joints and 1 actuator\n"
+        "  got: 3 joints and 1 actuator\n"
+        "  hint: this expert is for InvertedPendulum-v5"
+    )
+    cartpole = gym.make("CartPole-v1")
+    assert _message(lambda: InvertedDoublePendulumExpert(env=cartpole), UsageError) == (
+        "InvertedDoublePendulumExpert(): argument `env`: `env` must be a gymnasium MuJoCo "
+        "env (with `.model` and `.frame_skip`)\n"
+        "  got: a gymnasium.wrappers.common.TimeLimit\n"
+        "  hint: pass the env from gymnasium.make, or leave env=None for the default model"
+    )
+    assert _message(lambda: ReacherExpert(kp=-1.0), UsageError) == (
+        "ReacherExpert(): argument `kp`: `kp` must be a non-negative number\n  got: the float -1.0"
+    )
+    stuck = (2 * np.eye(2), np.zeros((2, 1)), np.eye(2), np.eye(1))
+    assert _message(lambda: dlqr(*stuck), UsageError) == (
+        "dlqr(): the discrete Riccati iteration did not converge\n"
+        "  expected: a stabilisable (A, B) and positive definite Q and R\n"
+        "  got: no fixed point within 100000 iterations\n"
+        "  hint: check the linearisation (is the system controllable from the input?)"
+    )
+    monkeypatch.setitem(sys.modules, "mujoco", None)  # MuJoCo not installed
+    assert _message(InvertedPendulumExpert, UsageError) == (
+        "InvertedPendulumExpert(): this expert linearises the MuJoCo model, but MuJoCo is "
+        "not installed\n"
+        "  hint: pip install 'shapesafe[mujoco]'"
+    )

@@ -281,3 +281,64 @@ def test_demo_without_matplotlib_is_one_line_exit_2(
     assert re.search(
         r"needs matplotlib.*pip install 'shapesafe\[bc\]'", _one_line_error(err, "demo")
     )
+
+
+# ---------------------------------------------------------------- evaluate --env
+
+
+@pytest.fixture
+def env_checkpoint(tmp_path: Path) -> Path:
+    import torch
+
+    from shapesafe.bc import DeterministicPolicy
+
+    torch.manual_seed(0)
+    policy = DeterministicPolicy(obs_dim=2, act_dim=2, hidden=(8,))
+    return save_checkpoint(tmp_path / "p.pt", policy, policy_config=policy.config)
+
+
+def test_evaluate_in_an_env_prints_the_interval_and_saves_provenance(
+    env_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    import gymnasium as gym
+
+    from shapesafe.bc import evaluate_in_env, load_evaluation, load_policy
+
+    saved = tmp_path / "eval.json"
+    argv = ["evaluate", "--checkpoint", str(env_checkpoint), "--env", "shapesafe/Obstacle-v0"]
+    argv += ["--episodes", "5", "--seed", "3", "--num-envs", "2", "--deterministic"]
+    code, out, err = _run([*argv, "--save", str(saved), "--no-progress"], capsys)
+    assert code == 0, err
+    assert "in shapesafe/Obstacle-v0 (5 episodes from seed 3, 2 sub-envs" in out
+    assert "95% CI of the mean" in out and f"wrote {saved}" in out
+    ev = load_evaluation(saved)
+    assert ev.seeds.tolist() == [3, 4, 5, 6, 7]
+    assert (
+        ev.provenance["checkpoint"]["sha256"]
+        == hashlib.sha256(env_checkpoint.read_bytes()).hexdigest()
+    )
+    assert ev.provenance["env"]["num_envs"] == 2
+    direct = evaluate_in_env(
+        load_policy(env_checkpoint), gym.make("shapesafe/Obstacle-v0"), 5, 3, deterministic=True
+    )
+    np.testing.assert_array_equal(ev.lengths, direct.lengths)
+    np.testing.assert_allclose(ev.returns, direct.returns, rtol=1e-5)  # batch rounding only
+
+
+def test_evaluate_env_errors_are_one_line_exit_2(
+    env_checkpoint: Path, data: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = str(env_checkpoint)
+    code, _, err = _run(["evaluate", "--checkpoint", ckpt, "--env", "NoSuchEnv-v9"], capsys)
+    assert code == 2 and "--env 'NoSuchEnv-v9'" in _one_line_error(err, "evaluate")
+    code, _, err = _run(
+        ["evaluate", "--checkpoint", ckpt, "--data", str(data), "--save", "x"], capsys
+    )
+    assert code == 2 and "--save only apply with --env" in _one_line_error(err, "evaluate")
+    code, _, err = _run(["evaluate", "--checkpoint", ckpt, "--env", "CartPole-v1"], capsys)
+    line = _one_line_error(err, "evaluate")
+    assert code == 2 and "observations do not fit DeterministicPolicy" in line, line
+    code, _, err = _run(["evaluate", "--checkpoint", ckpt], capsys)
+    assert code == 2 and "one of the arguments --data --env is required" in err

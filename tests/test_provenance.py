@@ -87,6 +87,7 @@ def test_provenance_names_policy_checkpoint_env_and_versions(tmp_path: Path) -> 
         "episodes": 3,
         "seed": 5,
         "deterministic": True,
+        "reports_success": True,
         "seconds": 0,
     }
     versions = doc["versions"]
@@ -94,7 +95,15 @@ def test_provenance_names_policy_checkpoint_env_and_versions(tmp_path: Path) -> 
     assert versions["gymnasium"] == gym.__version__ and versions["shapesafe"]
     assert doc["date"].endswith("+00:00")
     assert doc["episodes"]["seeds"] == [5, 6, 7]
+    assert doc["evaluation"]["reports_success"] is True
     assert all(n <= 30 for n in doc["episodes"]["lengths"])
+    assert str(ev).startswith("success ")
+
+
+def test_an_env_without_is_success_has_no_success_rate_to_show(tmp_path: Path) -> None:
+    ev = evaluate_in_env(_cartpole_controller, gym.make("CartPole-v1"), 3)
+    assert not ev.reports_success and str(ev).startswith("return ")
+    assert not load_evaluation(ev.save(tmp_path / "e.json")).reports_success
 
 
 def test_an_expert_is_described_by_its_class() -> None:

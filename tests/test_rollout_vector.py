@@ -82,6 +82,7 @@ def test_a_vector_rollout_is_the_single_env_rollout_of_the_same_seeds(
     single = rollout(wobbly_cartpole, gym.make("CartPole-v1"), episodes, seed)
     vector = rollout(wobbly_cartpole, _vector("CartPole-v1", n, mode), episodes, seed)
     assert_same_rollouts(vector, single)
+    assert not (vector.reports_success or single.reports_success)  # CartPole has none
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -107,6 +108,7 @@ def test_successes_and_final_observations_in_every_mode(mode: AutoresetMode) -> 
     single = rollout(obstacle_expert, gym.make(env_id), 5, seed=2)
     vector = rollout(obstacle_expert, _vector(env_id, 3, mode), 5, seed=2)
     assert single.successes.all()  # read from info (SAME_STEP: info["final_info"])
+    assert single.reports_success and vector.reports_success
     assert_same_rollouts(vector, single)
     # the final observation is where the last action led: the goal region, not a reset
     assert np.linalg.norm(vector.final_observations - np.array([0.0, 1.0]), axis=1).max() < 0.1

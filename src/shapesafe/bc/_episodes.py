@@ -40,6 +40,8 @@ class Rollouts:
             (after its last action), so an episode of ``T`` steps has ``T + 1``
             observations: its ``T`` rows of ``demos.observations`` and this one.
             ``None`` only in a ``Rollouts`` built by hand without them.
+        reports_success: whether the env reported ``info["is_success"]`` at all (when
+            it does not, ``successes`` is all False and means nothing).
     """
 
     demos: Demonstrations
@@ -48,6 +50,7 @@ class Rollouts:
     successes: np.ndarray[Any, Any]
     seeds: np.ndarray[Any, Any]
     final_observations: np.ndarray[Any, Any] | None = None
+    reports_success: bool = True
 
     @property
     def episodes(self) -> int:
@@ -68,6 +71,7 @@ def collect_single(
     steps = Steps()
     finals: list[np.ndarray[Any, Any]] = []
     successes = np.zeros(episodes, dtype=bool)
+    reported = False
     for i in range(episodes):
         obs, info = env.reset(seed=seed + i)
         actor.reset(None)
@@ -81,10 +85,11 @@ def collect_single(
             done = bool(terminated or truncated)
         finals.append(np.array(obs))
         successes[i] = bool(info.get("is_success", False))
+        reported = reported or "is_success" in info
         if bar is not None:
             bar.update(1)
     discrete = getattr(space, "n", None) is not None
-    return steps.rollouts(seed, episodes, np.stack(finals), successes, discrete)
+    return steps.rollouts(seed, episodes, np.stack(finals), successes, reported, discrete)
 
 
 class Steps:
@@ -116,6 +121,7 @@ class Steps:
         episodes: int,
         finals: np.ndarray[Any, Any],
         successes: np.ndarray[Any, Any],
+        reports_success: bool,
         discrete: bool,
         keep: np.ndarray[Any, Any] | None = None,
         vector: bool = False,
@@ -149,7 +155,7 @@ class Steps:
             },
         )
         seeds = np.arange(seed, seed + episodes, dtype=np.int64)
-        return Rollouts(demos, returns, lengths, successes, seeds, finals)
+        return Rollouts(demos, returns, lengths, successes, seeds, finals, reports_success)
 
 
 def progress_bar(total: int, progress: bool) -> Any:

@@ -157,11 +157,23 @@ class EnvEvaluation:
     def __str__(self) -> str:
         lo, hi = self.success_ci95
         rlo, rhi = self.return_ci95
-        return (
-            f"success {self.success_rate:.0%} (95% CI {lo:.0%}-{hi:.0%}), return "
-            f"{self.mean_return:.3f} ± {self.std_return:.3f} (95% CI of the mean "
-            f"{rlo:.3f} to {rhi:.3f}) over {self.episodes} episodes"
+        success = (
+            f"success {self.success_rate:.0%} (95% CI {lo:.0%}-{hi:.0%}), "
+            if self.reports_success
+            else ""
         )
+        return (
+            f"{success}return {self.mean_return:.3f} ± {self.std_return:.3f} (95% CI of "
+            f"the mean {rlo:.3f} to {rhi:.3f}) over {self.episodes} episodes"
+        )
+
+    @property
+    def reports_success(self) -> bool:
+        """Whether the env reported ``info["is_success"]`` (if not, the success rate is
+        0 and means nothing)."""
+        if self.rollouts is not None:
+            return self.rollouts.reports_success
+        return bool(self.provenance.get("evaluation", {}).get("reports_success", True))
 
     def _per_episode(self, name: str, dtype: Any) -> np.ndarray[Any, Any]:
         if self.rollouts is not None:
@@ -267,6 +279,7 @@ def evaluate_in_env(
         "episodes": int(episodes),
         "seed": int(seed),
         "deterministic": bool(deterministic),
+        "reports_success": r.reports_success,
         "seconds": elapsed,
     }
     result = summarise(r, elapsed, record)

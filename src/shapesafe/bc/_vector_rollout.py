@@ -118,6 +118,7 @@ def collect_vector(
     started = first
     finals: list[Any] = [None] * episodes
     successes = np.zeros(episodes, dtype=bool)
+    reported = False
     steps = Steps()
     obs, _ = env.reset(seed=[seed + j if j < first else None for j in range(n)])
     actor.reset(None)
@@ -136,7 +137,9 @@ def collect_vector(
         for j in map(int, np.flatnonzero(ended)):
             k = int(episode_of[j])
             if k >= 0:
-                finals[k], successes[k] = _episode_end(mode, next_obs, info, j)
+                finals[k], success = _episode_end(mode, next_obs, info, j)
+                successes[k] = bool(success)
+                reported = reported or success is not None
                 finished += 1
                 if bar is not None:
                     bar.update(1)
@@ -155,12 +158,13 @@ def collect_vector(
     discrete = getattr(space, "n", None) is not None
     keep = np.concatenate(steps.episode) >= 0
     return steps.rollouts(
-        seed, episodes, np.stack(finals), successes, discrete, keep=keep, vector=True
+        seed, episodes, np.stack(finals), successes, reported, discrete, keep=keep, vector=True
     )
 
 
-def _episode_end(mode: str, next_obs: Any, info: dict[str, Any], j: int) -> tuple[Any, bool]:
-    """(final observation, success) of the episode sub-env ``j`` just ended."""
+def _episode_end(mode: str, next_obs: Any, info: dict[str, Any], j: int) -> tuple[Any, bool | None]:
+    """(final observation, success or ``None`` if not reported) of the episode sub-env
+    ``j`` just ended."""
     if mode == "SameStep":
         # step() already reset the sub-env: its obs row is the next episode's start.
         final = info["final_obs"][j]
@@ -169,4 +173,4 @@ def _episode_end(mode: str, next_obs: Any, info: dict[str, Any], j: int) -> tupl
     else:
         final = next_obs[j]
         success = _info(info, "is_success", j)
-    return np.array(final), bool(success) if success is not None else False
+    return np.array(final), None if success is None else bool(success)

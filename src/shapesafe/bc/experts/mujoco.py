@@ -31,7 +31,7 @@ import numpy as np
 from jaxtyping import Float
 
 from shapesafe import check
-from shapesafe._format import error, fmt_value
+from shapesafe._format import error, fmt_value, plural
 from shapesafe.bc.experts._base import Expert, register_expert
 from shapesafe.bc.experts._lqr import dlqr
 from shapesafe.bc.policies.base import ActSpec, ObsSpec
@@ -121,8 +121,8 @@ class _UprightLQR(Expert):
                 "the env's MuJoCo model is not the one this expert balances",
                 function=name,
                 argument="env",
-                expected=f"{nx // 2} joints and 1 actuator",
-                got=f"{model.nq} joints and {model.nu} actuators",
+                expected=f"{plural(nx // 2, 'joint')} and 1 actuator",
+                got=f"{plural(model.nq, 'joint')} and {plural(model.nu, 'actuator')}",
                 hint=f"this expert is for {self.env_id}",
             )
         if env is None:

@@ -102,6 +102,17 @@ def test_rollout_accepts_the_experts_against_their_envs() -> None:
     assert result.demos.actions.shape == (1000, 1)
 
 
+def test_a_vector_env_gets_the_same_episodes_as_a_single_env() -> None:
+    """The expert acts on the (num_envs, obs) batch of a vector env; seeded episodes
+    match one-env-at-a-time episodes exactly."""
+    expert = make_expert("Reacher-v5")
+    vector = gym.make_vec("Reacher-v5", num_envs=3, vectorization_mode="sync")
+    batched = rollout(expert, vector, episodes=5, seed=10)
+    single = rollout(expert, gym.make("Reacher-v5"), episodes=5, seed=10)
+    np.testing.assert_array_equal(batched.returns, single.returns)
+    assert batched.seeds.tolist() == single.seeds.tolist() == [10, 11, 12, 13, 14]
+
+
 def test_registered_by_id() -> None:
     assert set(MUJOCO_IDS) <= set(expert_ids())
     assert isinstance(make_expert("InvertedPendulum-v5"), InvertedPendulumExpert)

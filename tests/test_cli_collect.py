@@ -94,8 +94,8 @@ def test_your_own_expert_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     [
         (["--env", "Nope-v1"], "--env 'Nope-v1': Environment `Nope` doesn't exist"),
         (
-            ["--env", "Acrobot-v1"],
-            "no expert is registered for 'Acrobot-v1' (registered: CartPole-v1, ",
+            ["--env", "MountainCar-v0"],
+            "no expert is registered for 'MountainCar-v0' (registered: CartPole-v1, ",
         ),
         (["--env", "CartPole-v1", "--expert", "nocolon"], "expected MODULE:NAME"),
         (["--env", "CartPole-v1", "--expert", "no_such_module_xyz:f"], "No module named"),

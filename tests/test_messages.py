@@ -2535,3 +2535,100 @@ def test_mujoco_expert_message_wording(monkeypatch: pytest.MonkeyPatch) -> None:
         "not installed\n"
         "  hint: pip install 'shapesafe[mujoco]'"
     )
+
+
+# ---------------- bc.experts: the classic-control experts and the expert contract
+
+
+def test_classic_expert_message_wording(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shapesafe.bc import ActSpec, ObsSpec
+    from shapesafe.bc.experts import (
+        CartPoleExpert,
+        Expert,
+        MountainCarExpert,
+        PendulumExpert,
+        expert_ids,
+        make_expert,
+        register_expert,
+    )
+
+    assert _message(lambda: make_expert("CartPole-v1")(np.zeros((2, 3))), ShapeError) == (
+        "CartPoleExpert.__call__(): argument `obs` axis 1: observation does not fit the "
+        "expert of CartPole-v1\n"
+        "  expected: shape (4,) (one observation) or (n, 4) (a batch)\n"
+        "  got: shape (2, 3)\n"
+        "  hint: this expert acts in CartPole-v1; is the env (or a wrapper) another one?"
+    )
+    assert _message(lambda: make_expert("Pendulum-v1")(["a", "b", "c"]), DtypeError) == (
+        "PendulumExpert.__call__(): argument `obs`: observation is not numeric\n"
+        "  expected: a numeric numpy array or tensor\n"
+        "  got: a list of 3 items"
+    )
+    known = ", ".join(expert_ids())
+    assert _message(lambda: make_expert("CartPole-v0"), UsageError) == (
+        "make_expert(): argument `env_id`: no expert is registered for 'CartPole-v0'\n"
+        f"  expected: one of {known}\n"
+        "  got: the str 'CartPole-v0'\n"
+        "  hint: did you mean 'CartPole-v1'?"
+    )
+    assert _message(lambda: make_expert("Foo"), UsageError) == (
+        "make_expert(): argument `env_id`: no expert is registered for 'Foo'\n"
+        f"  expected: one of {known}\n"
+        "  got: the str 'Foo'\n"
+        "  hint: any callable obs -> action works as an expert; register one with "
+        "@register_expert(env_id)"
+    )
+    assert _message(lambda: register_expert(""), UsageError) == (
+        "register_expert(): argument `env_id`: the env id must be a non-empty string\n"
+        "  got: the str ''"
+    )
+    assert _message(lambda: CartPoleExpert(q=(1.0, 2.0)), UsageError) == (
+        "CartPoleExpert(): argument `q`: `q` must be 4 positive weights, one per state "
+        "variable\n"
+        "  got: a tuple of 2 items"
+    )
+    assert _message(lambda: PendulumExpert(capture=0), UsageError) == (
+        "PendulumExpert(): argument `capture`: `capture` must be a positive number\n"
+        "  got: the int 0"
+    )
+    assert _message(lambda: MountainCarExpert(force=2), UsageError) == (
+        "MountainCarExpert(): argument `force`: the force is clipped to 1 by the env; more "
+        "is not a stronger push\n"
+        "  expected: a number in (0, 1]\n"
+        "  got: the int 2"
+    )
+    assert _message(lambda: MountainCarExpert(start=0), UsageError) == (
+        "MountainCarExpert(): argument `start`: the first push must be -1 (left) or 1 (right)\n"
+        "  got: the int 0"
+    )
+
+    class Echo(Expert):
+        obs_spec, act_spec = ObsSpec((2,)), ActSpec((1,))
+
+        def act_batch(self, obs: np.ndarray) -> np.ndarray:
+            return obs
+
+    assert _message(lambda: Echo()(np.zeros((5, 2, 2))), ShapeError) == (
+        "Echo.__call__(): argument `obs`: observation does not fit the expert\n"
+        "  expected: shape (2,) (one observation) or (n, 2) (a batch)\n"
+        "  got: shape (5, 2, 2)"
+    )
+    assert _message(lambda: Echo()(np.zeros(2)), ShapeError) == (
+        "Echo.act_batch(): return value: the expert's actions have the wrong shape (a bug "
+        "in the expert, not in `obs`)\n"
+        "  expected: shape (1, 1)\n"
+        "  got: shape (1, 2)"
+    )
+    # shapesafe collect: one line on stderr, exit code 2
+    monkeypatch.chdir(tmp_path)
+    assert main(["collect", "--env", "MountainCar-v0", "--out", "d.npz"]) == 2
+    assert capsys.readouterr().err == (
+        "shapesafe collect: error: no expert is registered for 'MountainCar-v0' "
+        f"(registered: {known}); hint: pass --expert MODULE:NAME\n"
+    )
+    assert main(["collect", "--env", "CartPole-v1", "--expert", "x", "--out", "d.npz"]) == 2
+    assert capsys.readouterr().err == (
+        "shapesafe collect: error: --expert 'x': expected MODULE:NAME, e.g. my_experts:Expert\n"
+    )

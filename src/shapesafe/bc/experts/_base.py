@@ -97,7 +97,7 @@ class Expert(abc.ABC):
         if STATE.enabled and out.shape != want:  # a bug in the subclass, not in the caller's input
             raise error(
                 ShapeError,
-                "act_batch() returned actions of the wrong shape",
+                "the expert's actions have the wrong shape (a bug in the expert, not in `obs`)",
                 function=f"{type(self).__name__}.act_batch",
                 argument="return value",
                 expected=f"shape {fmt_shape(want)}",

@@ -333,24 +333,28 @@ def _joint_error(
     q: Float[np.ndarray, "n 2"], target: Float[np.ndarray, "n 2"]
 ) -> Float[np.ndarray, "n 2"]:
     """``q* - q`` for the inverse-kinematics solution ``q*`` nearer ``q``."""
-    reach2 = (target**2).sum(axis=1)
+    reach2 = (target**2).sum(axis=1, keepdims=True)
     cos_elbow = (reach2 - _UPPER_ARM**2 - _FOREARM**2) / (2 * _UPPER_ARM * _FOREARM)
     # Out of reach (|target| > 0.21 or < 0.01; Reacher never samples those): stretch
     # or fold towards it.
     elbow = np.arccos(np.clip(cos_elbow, -1.0, 1.0))
-    best = np.zeros_like(q)
-    best_cost = np.full(len(q), np.inf)
-    for sign in (1.0, -1.0):
-        q2 = sign * elbow
-        q1 = np.arctan2(target[:, 1], target[:, 0]) - np.arctan2(
-            _FOREARM * np.sin(q2), _UPPER_ARM + _FOREARM * np.cos(q2)
-        )
-        err = np.stack([_wrap(q1 - q[:, 0]), q2 - q[:, 1]], axis=1)
-        cost = np.abs(err).sum(axis=1)
-        better = cost < best_cost
-        best[better] = err[better]
-        best_cost = np.where(better, cost, best_cost)
-    return best
+    # Both solutions at once, one per column: elbow bent one way, and the other.
+    q2 = np.concatenate([elbow, -elbow], axis=1)
+    q1 = np.arctan2(target[:, 1:], target[:, :1]) - np.arctan2(
+        _FOREARM * np.sin(q2), _UPPER_ARM + _FOREARM * np.cos(q2)
+    )
+    shoulder = _wrap(q1 - q[:, :1])
+    elbow_error = q2 - q[:, 1:]
+    cost = np.abs(shoulder) + np.abs(elbow_error)
+    pick = (cost[:, 1] < cost[:, 0]).astype(np.intp)[:, None]
+    out: np.ndarray[Any, Any] = np.concatenate(
+        [
+            np.take_along_axis(shoulder, pick, axis=1),
+            np.take_along_axis(elbow_error, pick, axis=1),
+        ],
+        axis=1,
+    )
+    return out
 
 
 def _wrap(angle: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

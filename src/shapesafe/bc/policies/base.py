@@ -31,7 +31,7 @@ from shapesafe._format import error, fmt_dtype, fmt_shape, fmt_value
 from shapesafe.bc._batch import Batch, as_batch
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc.policies.registry import register
-from shapesafe.errors import DtypeError, ShapeError, UsageError
+from shapesafe.errors import DtypeError, ShapeError, ShapesafeError, UsageError
 
 __all__ = ["ActSpec", "LossOutput", "ObsSpec", "Policy"]
 
@@ -298,6 +298,8 @@ class Policy(nn.Module, abc.ABC):
         """
         x, single = self._as_input(obs, self.obs_spec, "obs")
         g = None
+        if (self.goal_spec is None) != (goal is None):
+            raise self._goal_usage_error(goal)
         if self.goal_spec is not None:
             g, _ = self._as_input(goal, self.goal_spec, "goal", single)
         with evaluating(self):
@@ -306,6 +308,29 @@ class Policy(nn.Module, abc.ABC):
             a: Tensor = run(x, g, deterministic)
         out = a.cpu().numpy()
         return out[0] if single else out
+
+    def _goal_usage_error(self, goal: Any) -> ShapesafeError:
+        """``act`` without a goal for a goal-conditioned policy, or with one for a policy
+        that has no goal spec."""
+        name = f"{type(self).__name__}.act"
+        if self.goal_spec is None:
+            return error(
+                UsageError,
+                "this policy is not goal-conditioned, but a goal was given",
+                function=name,
+                argument="goal",
+                expected="goal=None",
+                got=f"a goal of shape {fmt_shape(np.shape(goal))}",
+            )
+        return error(
+            ShapeError,
+            "this policy is goal-conditioned but no goal was given",
+            function=name,
+            argument="goal",
+            expected=f"a goal of shape {fmt_shape(self.goal_spec.shape)} (one per observation)",
+            got="goal=None",
+            hint="act(obs, goal=goal)",
+        )
 
     def compile_act(self, backend: bool | str = True) -> Policy:
         """Compile what :meth:`act` runs -- ``predict`` / the sampler, a diffusion

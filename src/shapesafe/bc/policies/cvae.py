@@ -87,6 +87,8 @@ class CVAEPolicy(FlatPolicy, kind="cvae"):
             modes as noise, and the latent is never used ("posterior collapse").
         predict_with: ``"mode"`` or ``"prior_mean"`` (see above).
         candidates: how many latents ``predict_with="mode"`` decodes.
+        goal_dim: size of a goal for a goal-conditioned policy (0: none); the encoder,
+            prior and decoder then read ``cat(obs, goal)`` where they read ``obs``.
 
     Examples:
         >>> import torch
@@ -115,8 +117,9 @@ class CVAEPolicy(FlatPolicy, kind="cvae"):
         init_decoder_std: float = 0.1,
         predict_with: str = "mode",
         candidates: int = 32,
+        goal_dim: int = 0,
     ) -> None:
-        super().__init__(obs_dim, act_dim, hidden, activation)
+        super().__init__(obs_dim, act_dim, hidden, activation, goal_dim)
         with add_context("CVAEPolicy"):
             self.latent_dim = positive_int(latent_dim, "latent_dim")
             self.kl_weight = real_number(kl_weight, "kl_weight", low=0.0, strict=False)
@@ -135,12 +138,12 @@ class CVAEPolicy(FlatPolicy, kind="cvae"):
             self.init_decoder_std = real_number(init_decoder_std, "init_decoder_std", low=0.0)
         self.learned_prior = bool(learned_prior)
         self.predict_with = predict_with
-        latent = self.latent_dim
-        self.encoder = mlp(self.obs_dim + self.act_dim, 2 * latent, self._hidden, activation)
+        latent, cond = self.latent_dim, self.in_dim  # cond: obs (+ goal)
+        self.encoder = mlp(cond + self.act_dim, 2 * latent, self._hidden, activation)
         self.prior_net = (
-            mlp(self.obs_dim, 2 * latent, self._hidden, activation) if self.learned_prior else None
+            mlp(cond, 2 * latent, self._hidden, activation) if self.learned_prior else None
         )
-        self.decoder = mlp(self.obs_dim + latent, self.act_dim, self._hidden, activation)
+        self.decoder = mlp(cond + latent, self.act_dim, self._hidden, activation)
         if self.decoder_std is None:
             self.log_std: nn.Parameter | None = nn.Parameter(
                 torch.full((self.act_dim,), math.log(self.init_decoder_std))
@@ -171,48 +174,66 @@ class CVAEPolicy(FlatPolicy, kind="cvae"):
         if STATE.enabled:
             self.check_obs(obs, method)
 
+    # The private networks take ``cond``: the observation, or observation and goal side
+    # by side for a goal-conditioned policy (``FlatPolicy._inputs``); the public methods
+    # take ``obs`` (and ``goals``) and build it.
+
     @check
     def _posterior(
-        self, obs: Float[Tensor, "batch obs"], act: Float[Tensor, "batch act"]
+        self, cond: Float[Tensor, "batch cond"], act: Float[Tensor, "batch act"]
     ) -> tuple[Float[Tensor, "batch latent"], Float[Tensor, "batch latent"]]:
-        out = self.encoder(torch.cat([obs, act], dim=-1))
+        out = self.encoder(torch.cat([cond, act], dim=-1))
         mu, log_std = out.chunk(2, dim=-1)
         return mu, log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX)
 
     @check
     def _prior(
-        self, obs: Float[Tensor, "batch obs"]
+        self, cond: Float[Tensor, "batch cond"]
     ) -> tuple[Float[Tensor, "batch latent"], Float[Tensor, "batch latent"]]:
         if self.prior_net is None:
-            zeros = obs.new_zeros(obs.shape[0], self.latent_dim)
+            zeros = cond.new_zeros(cond.shape[0], self.latent_dim)
             return zeros, zeros
-        mu, log_std = self.prior_net(obs).chunk(2, dim=-1)
+        mu, log_std = self.prior_net(cond).chunk(2, dim=-1)
         return mu, log_std.clamp(_LOG_STD_MIN, _LOG_STD_MAX)
 
     @check
+    def _decode(
+        self, cond: Float[Tensor, "batch cond"], z: Float[Tensor, "batch latent"]
+    ) -> Float[Tensor, "batch act"]:
+        out: Tensor = self.decoder(torch.cat([cond, z], dim=-1))
+        return out
+
+    @check
     def encode(
-        self, obs: Float[Tensor, "batch obs"], act: Float[Tensor, "batch act"]
+        self,
+        obs: Float[Tensor, "batch obs"],
+        act: Float[Tensor, "batch act"],
+        goals: Float[Tensor, "batch goal"] | None = None,
     ) -> Dist[DiagNormal, "batch", "latent"]:
         """The approximate posterior ``q(z | s, a)``: batch ``(batch,)``, event ``(latent,)``."""
         self._check_obs_size(obs, "encode")
-        mu, log_std = self._posterior(obs, act)
+        mu, log_std = self._posterior(self._inputs(obs, goals, "encode"), act)
         return DiagNormal(mu, log_std.exp())
 
     @check
-    def prior(self, obs: Float[Tensor, "batch obs"]) -> Dist[DiagNormal, "batch", "latent"]:
+    def prior(
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
+    ) -> Dist[DiagNormal, "batch", "latent"]:
         """The prior ``p(z | s)``: ``N(0, I)`` per row, or the learned one."""
         self._check_obs_size(obs, "prior")
-        mu, log_std = self._prior(obs)
+        mu, log_std = self._prior(self._inputs(obs, goals, "prior"))
         return DiagNormal(mu, log_std.exp())
 
     @check
     def decode(
-        self, obs: Float[Tensor, "batch obs"], z: Float[Tensor, "batch latent"]
+        self,
+        obs: Float[Tensor, "batch obs"],
+        z: Float[Tensor, "batch latent"],
+        goals: Float[Tensor, "batch goal"] | None = None,
     ) -> Float[Tensor, "batch act"]:
         """The decoder's mean action ``f(s, z)``."""
         self._check_obs_size(obs, "decode")
-        out: Tensor = self.decoder(torch.cat([obs, z], dim=-1))
-        return out
+        return self._decode(self._inputs(obs, goals, "decode"), z)
 
     def _decoder_log_std(self) -> Tensor:
         if self.log_std is None:
@@ -226,11 +247,11 @@ class CVAEPolicy(FlatPolicy, kind="cvae"):
         """The negative β-ELBO with one reparameterised latent per row; metrics
         ``recon`` (the decoder's NLL of the action, summed over ``act``) and ``kl``
         (``KL(q || p)`` summed over ``latent``), both averaged over the batch."""
-        obs, act = batch.observations, batch.actions
-        mu_q, log_std_q = self._posterior(obs, act)
-        mu_p, log_std_p = self._prior(obs)
+        cond, act = self._inputs(batch.observations, batch.goals, "loss"), batch.actions
+        mu_q, log_std_q = self._posterior(cond, act)
+        mu_p, log_std_p = self._prior(cond)
         z = mu_q + log_std_q.exp() * torch.randn_like(mu_q)
-        mean = self.decode(obs, z)
+        mean = self._decode(cond, z)
         log_std = self._decoder_log_std().to(mean)
         # -log N(a; mean, σ²) = (a - mean)² / (2σ²) + log σ + log √(2π), summed over act
         nll = (act - mean).pow(2) / (2 * (2 * log_std).exp()) + log_std + _LOG_SQRT_2PI
@@ -238,30 +259,34 @@ class CVAEPolicy(FlatPolicy, kind="cvae"):
         kl = diag_gaussian_kl(mu_q, log_std_q, mu_p, log_std_p).mean()
         return LossOutput(recon + self.kl_weight * kl, {"recon": recon.detach(), "kl": kl.detach()})
 
-    def forward(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
+    def forward(
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
+    ) -> Float[Tensor, "batch act"]:
         """Same as :meth:`predict`."""
-        return self.predict(obs)
+        return self.predict(obs, goals)
 
     def predict(
-        self, obs: Float[Tensor, "batch obs"], goals: Tensor | None = None
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
     ) -> Float[Tensor, "batch act"]:
         """One action per observation: the densest of ``candidates`` decoded prior draws
         (``predict_with="mode"``) or the action decoded at the prior mean."""
         self._check_obs_size(obs, "predict")
-        mu, log_std = self._prior(obs)
+        cond = self._inputs(obs, goals, "predict")
+        mu, log_std = self._prior(cond)
         if self.predict_with == "prior_mean":
-            return self.decode(obs, mu)
-        n, k = obs.shape[0], self.candidates
+            return self._decode(cond, mu)
+        n, k, width = obs.shape[0], self.candidates, self.in_dim
         noise = self._predict_noise.to(mu)  # (K, latent)
         z = mu.unsqueeze(1) + log_std.exp().unsqueeze(1) * noise  # (batch, K, latent)
-        flat_obs = obs.unsqueeze(1).expand(n, k, self.obs_dim).reshape(n * k, self.obs_dim)
-        acts = self.decode(flat_obs, z.reshape(n * k, self.latent_dim))
+        flat_cond = cond.unsqueeze(1).expand(n, k, width).reshape(n * k, width)
+        acts = self._decode(flat_cond, z.reshape(n * k, self.latent_dim))
         return densest(acts.reshape(n, k, self.act_dim))
 
     def _sample(self, obs: Tensor, goals: Tensor | None) -> Tensor:
         self._check_obs_size(obs, "act")
-        mu, log_std = self._prior(obs)
-        return self.decode(obs, mu + log_std.exp() * torch.randn_like(mu))
+        cond = self._inputs(obs, goals, "act")
+        mu, log_std = self._prior(cond)
+        return self._decode(cond, mu + log_std.exp() * torch.randn_like(mu))
 
     def diagnostics(self) -> dict[str, float]:
         """``decoder_std_<i>`` per action dimension."""

@@ -36,26 +36,33 @@ class DeterministicPolicy(FlatPolicy, kind="deterministic"):
         *,
         hidden: Sequence[int] = (64, 64),
         activation: str = "relu",
+        goal_dim: int = 0,
     ) -> None:
-        super().__init__(obs_dim, act_dim, hidden, activation)
-        self.net = mlp(self.obs_dim, self.act_dim, self._hidden, activation)
+        super().__init__(obs_dim, act_dim, hidden, activation, goal_dim)
+        self.net = mlp(self.in_dim, self.act_dim, self._hidden, activation)
 
     @check
-    def forward(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
-        """The actions."""
+    def forward(
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
+    ) -> Float[Tensor, "batch act"]:
+        """The actions (``goals`` required exactly when the policy has a ``goal_dim``)."""
         if STATE.enabled and obs.shape[1] != self.obs_dim:
             raise self._obs_size_error(obs) from None
-        return self._run_net(obs, "forward", "obs")
+        return self._run_net(self._inputs(obs, goals, "forward"), "forward", "obs")
 
     def predict(
-        self, obs: Float[Tensor, "batch obs"], goals: Tensor | None = None
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
     ) -> Float[Tensor, "batch act"]:
         """The actions (same as calling the policy)."""
         if STATE.enabled:
             self.check_obs(obs, "predict")
-        out: Tensor = self(obs)
+        # without goals, call forward(obs) alone: subclasses may override forward(obs)
+        goals = self._check_goals(goals, "predict")
+        out: Tensor = self(obs) if goals is None else self(obs, goals)
         return out
 
     def compute_loss(self, batch: Batch) -> LossOutput:
         """Mean squared error between predicted and demonstrated actions."""
-        return LossOutput(F.mse_loss(self(batch.observations), batch.actions))
+        obs, goals = batch.observations, batch.goals
+        pred = self(obs) if goals is None else self(obs, goals)
+        return LossOutput(F.mse_loss(pred, batch.actions))

@@ -119,6 +119,8 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         prediction: what the network predicts: ``"sample"``, the clean action;
             ``"epsilon"``, the noise (DDPM); or ``"v"``, ``sqrt(ab) eps - sqrt(1 - ab)
             x0`` (Salimans & Ho); the loss is the MSE of that prediction.
+        goal_dim: size of a goal for a goal-conditioned policy (0: none); the denoiser
+            then reads ``cat(obs, goal)`` beside the noisy action.
 
     Examples:
         >>> import torch
@@ -152,8 +154,9 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         high: float | Sequence[float] | None = None,
         candidates: int = 16,
         prediction: str = "sample",
+        goal_dim: int = 0,
     ) -> None:
-        super().__init__(obs_dim, act_dim, hidden, activation)
+        super().__init__(obs_dim, act_dim, hidden, activation, goal_dim)
         with add_context("DiffusionPolicy"):
             self.train_steps = positive_int(train_steps, "train_steps")
             self.schedule = _choice(schedule, "schedule", SCHEDULES)
@@ -178,7 +181,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         self._fixed_bounds = lo is not None
         self._low, self._high = low, high  # as given, for get_config
         self.denoiser = mlp(
-            self.obs_dim + self.act_dim + self.embed_dim, self.act_dim, self._hidden, activation
+            self.in_dim + self.act_dim + self.embed_dim, self.act_dim, self._hidden, activation
         )
         alpha_bar = torch.cumprod(1 - betas_for(self.schedule, self.train_steps), 0)
         self.register_buffer("alpha_bar", alpha_bar.to(torch.float32), persistent=False)
@@ -276,11 +279,12 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         self,
         x_t: Float[Tensor, "batch act"],
         t: Int[Tensor, " batch"],
-        obs: Float[Tensor, "batch obs"],
+        cond: Float[Tensor, "batch cond"],
     ) -> Float[Tensor, "batch act"]:
-        """The MLP's raw output: the noise, or the clean action (``prediction``)."""
+        """The MLP's raw output: the noise, or the clean action (``prediction``), given
+        what it is conditioned on (the observation, and the goal: ``_inputs``)."""
         emb = self.time_table[t].to(x_t.dtype)
-        out: Tensor = self.denoiser(torch.cat([obs, x_t, emb], dim=-1))
+        out: Tensor = self.denoiser(torch.cat([cond, x_t, emb], dim=-1))
         return out
 
     @check
@@ -289,12 +293,22 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         x_t: Float[Tensor, "batch act"],
         t: Int[Tensor, " batch"],
         obs: Float[Tensor, "batch obs"],
+        goals: Float[Tensor, "batch goal"] | None = None,
     ) -> Float[Tensor, "batch act"]:
         """The predicted noise ``eps_θ(x_t, t, s)`` of normalised noisy actions ``x_t``
         (derived from the predicted clean action when ``prediction="sample"``)."""
         if STATE.enabled:
             self.check_obs(obs, "denoise")
-        out = self._network(x_t, t, obs)
+        return self._noise(x_t, t, self._inputs(obs, goals, "denoise"))
+
+    @check
+    def _noise(
+        self,
+        x_t: Float[Tensor, "batch act"],
+        t: Int[Tensor, " batch"],
+        cond: Float[Tensor, "batch cond"],
+    ) -> Float[Tensor, "batch act"]:
+        out = self._network(x_t, t, cond)
         if self.prediction == "epsilon":
             return out
         ab = self.alpha_bar[t].unsqueeze(-1)
@@ -306,6 +320,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
     def sample(
         self,
         obs: Float[Tensor, "batch obs"],
+        goals: Float[Tensor, "batch goal"] | None = None,
         *,
         noise: Float[Tensor, "batch act"] | None = None,
         eta: float | None = None,
@@ -316,6 +331,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         given; clipped to the bounds."""
         if STATE.enabled:
             self.check_obs(obs, "sample")
+        goals = self._check_goals(goals, "sample")
         n = obs.shape[0]
         eta = SAMPLERS[self.sampler] if eta is None else eta
         if noise is None:
@@ -326,7 +342,11 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
             last = i + 1 == len(steps)
             ab_prev = 1.0 if last else self._alpha_bar_host[steps[i + 1]]
             t_rows = torch.full((n,), t, dtype=torch.long, device=obs.device)
-            eps = self.denoise(x, t_rows, obs)
+            eps = (
+                self.denoise(x, t_rows, obs)
+                if goals is None
+                else self.denoise(x, t_rows, obs, goals)
+            )
             z = None
             if eta > 0 and not last:
                 z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -366,7 +386,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         noise = torch.randn_like(x0)
         ab = self.alpha_bar[t]
         x_t = q_sample(x0, ab, noise)
-        out = self._network(x_t, t, obs)
+        out = self._network(x_t, t, self._inputs(obs, batch.goals, "loss"))
         if self.prediction == "epsilon":
             loss = F.mse_loss(out, noise)
             with torch.no_grad():
@@ -382,24 +402,28 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         x0_mse = F.mse_loss(x0_hat, x0)
         return LossOutput(loss, {"x0_mse": x0_mse})
 
-    def forward(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch act"]:
+    def forward(
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
+    ) -> Float[Tensor, "batch act"]:
         """Same as :meth:`predict`."""
-        return self.predict(obs)
+        return self.predict(obs, goals)
 
     def predict(
-        self, obs: Float[Tensor, "batch obs"], goals: Tensor | None = None
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
     ) -> Float[Tensor, "batch act"]:
         """One deterministic action per observation: DDIM from ``candidates`` fixed
         noise draws, the densest result."""
         if STATE.enabled:
             self.check_obs(obs, "predict")
+        goals = self._check_goals(goals, "predict")
         n, k = obs.shape[0], self.candidates
         noise = self._predict_noise.to(obs.dtype).repeat(n, 1)  # (n·K, act), row-major
         flat_obs = obs.repeat_interleave(k, dim=0)
-        acts = self.sample(flat_obs, noise=noise, eta=0.0)
+        flat_goals = None if goals is None else goals.repeat_interleave(k, dim=0)
+        acts = self.sample(flat_obs, flat_goals, noise=noise, eta=0.0)
         if k == 1:
             return acts
         return densest(acts.reshape(n, k, self.act_dim))
 
     def _sample(self, obs: Tensor, goals: Tensor | None) -> Tensor:
-        return self.sample(obs)
+        return self.sample(obs, goals)

@@ -66,6 +66,8 @@ class GaussianPolicy(FlatPolicy, kind="gaussian"):
         state_dependent_std: predict the log-std from the observation.
         init_log_std: initial log-std (``0.0``: σ = 1).
         log_std_bounds: ``(min, max)`` clamp for the log-std.
+        goal_dim: size of a goal for a goal-conditioned policy (0: none); the MLP then
+            reads ``cat(obs, goal)``.
 
     Examples:
         >>> import torch
@@ -88,15 +90,16 @@ class GaussianPolicy(FlatPolicy, kind="gaussian"):
         state_dependent_std: bool = False,
         init_log_std: float = 0.0,
         log_std_bounds: Sequence[float] = (-10.0, 2.0),
+        goal_dim: int = 0,
     ) -> None:
-        super().__init__(obs_dim, act_dim, hidden, activation)
+        super().__init__(obs_dim, act_dim, hidden, activation, goal_dim)
         with add_context("GaussianPolicy"):
             lo, hi, init = _std_bounds(log_std_bounds, init_log_std)
         self.state_dependent_std = bool(state_dependent_std)
         self._init_log_std = init
         self.log_std_min, self.log_std_max = lo, hi
         out = 2 * self.act_dim if self.state_dependent_std else self.act_dim
-        self.net = mlp(self.obs_dim, out, self._hidden, activation)
+        self.net = mlp(self.in_dim, out, self._hidden, activation)
         if self.state_dependent_std:
             last = self.net[-1]
             assert isinstance(last, nn.Linear)
@@ -114,10 +117,13 @@ class GaussianPolicy(FlatPolicy, kind="gaussian"):
             "log_std_bounds": [self.log_std_min, self.log_std_max],
         }
 
-    def _loc_log_std(self, obs: Tensor, function: str = "forward") -> tuple[Tensor, Tensor]:
+    def _loc_log_std(
+        self, obs: Tensor, goals: Tensor | None, function: str = "forward"
+    ) -> tuple[Tensor, Tensor]:
         """``loc`` (batch, act) and the clamped log-std: (batch, act), or (act,) when it
         is a learned parameter."""
-        out = self._run_net(obs, function, "obs" if function == "forward" else "batch")
+        x = self._inputs(obs, goals, function)
+        out = self._run_net(x, function, "obs" if function == "forward" else "batch")
         if self.state_dependent_std:
             loc, log_std = out[..., : self.act_dim], out[..., self.act_dim :]
         else:
@@ -125,29 +131,38 @@ class GaussianPolicy(FlatPolicy, kind="gaussian"):
         return loc, log_std.clamp(self.log_std_min, self.log_std_max)
 
     @check
-    def forward(self, obs: Float[Tensor, "batch obs"]) -> Dist[DiagNormal, "batch", "act"]:
-        """The action distribution: batch ``(batch,)``, event ``(act,)``."""
+    def forward(
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
+    ) -> Dist[DiagNormal, "batch", "act"]:
+        """The action distribution: batch ``(batch,)``, event ``(act,)`` (``goals``
+        required exactly when the policy has a ``goal_dim``)."""
         if STATE.enabled and obs.shape[1] != self.obs_dim:
             raise self._obs_size_error(obs) from None
-        loc, log_std = self._loc_log_std(obs)
+        loc, log_std = self._loc_log_std(obs, goals)
         return DiagNormal(loc, log_std.exp().expand_as(loc))
 
     def predict(
-        self, obs: Float[Tensor, "batch obs"], goals: Tensor | None = None
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
     ) -> Float[Tensor, "batch act"]:
         """The mean action."""
         if STATE.enabled:
             self.check_obs(obs, "predict")
-        dist: DiagNormal = self(obs)
+        # without goals, call forward(obs) alone: subclasses may override forward(obs)
+        goals = self._check_goals(goals, "predict")
+        dist: DiagNormal = self(obs) if goals is None else self(obs, goals)
         return dist.mean
 
     def _sample(self, obs: Tensor, goals: Tensor | None) -> Tensor:
-        dist: DiagNormal = self(obs)
+        dist: DiagNormal = self(obs) if goals is None else self(obs, goals)
         return dist.sample()
 
-    def std(self, obs: Float[Tensor, "batch obs"] | None = None) -> Tensor:
+    def std(
+        self,
+        obs: Float[Tensor, "batch obs"] | None = None,
+        goals: Float[Tensor, "batch goal"] | None = None,
+    ) -> Tensor:
         """The standard deviation: ``(act,)`` for a learned parameter, or ``(batch, act)``
-        for the observations ``obs`` when the std is state-dependent."""
+        for the observations ``obs`` (and ``goals``) when the std is state-dependent."""
         if not self.state_dependent_std:
             return self.log_std.clamp(self.log_std_min, self.log_std_max).exp()
         if obs is None:
@@ -156,7 +171,7 @@ class GaussianPolicy(FlatPolicy, kind="gaussian"):
                 function="GaussianPolicy.std",
                 argument="obs",
             )
-        return self._loc_log_std(obs)[1].exp()
+        return self._loc_log_std(obs, goals, "std")[1].exp()
 
     def diagnostics(self) -> dict[str, float]:
         """``std_<i>`` per action dimension, for a state-independent std."""
@@ -170,7 +185,7 @@ class GaussianPolicy(FlatPolicy, kind="gaussian"):
         ``-self(obs).log_prob(actions).mean()``, computed in closed form (the formula of
         ``torch.distributions.Normal.log_prob``) without building a distribution object
         per step."""
-        loc, log_std = self._loc_log_std(batch.observations, "loss")
+        loc, log_std = self._loc_log_std(batch.observations, batch.goals, "loss")
         # log N(a; loc, σ²) = -(a - loc)² / (2σ²) - log σ - log √(2π), summed over act
         var2 = 2 * (2 * log_std).exp()
         log_prob = -((batch.actions - loc) ** 2) / var2 - log_std - _LOG_SQRT_2PI

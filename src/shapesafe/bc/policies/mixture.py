@@ -86,6 +86,8 @@ class MixturePolicy(FlatPolicy, kind="mixture"):
         hidden: hidden layer sizes of the MLP.
         activation: one of ``relu``, ``tanh``, ``elu``, ``gelu``, ``silu``, ``leaky_relu``.
         log_std_bounds: ``(min, max)`` clamp for the per-component log-scales.
+        goal_dim: size of a goal for a goal-conditioned policy (0: none); the MLP then
+            reads ``cat(obs, goal)``.
 
     Examples:
         >>> import torch
@@ -109,13 +111,14 @@ class MixturePolicy(FlatPolicy, kind="mixture"):
         hidden: Sequence[int] = (128, 128),
         activation: str = "relu",
         log_std_bounds: Sequence[float] = (-5.0, 2.0),
+        goal_dim: int = 0,
     ) -> None:
-        super().__init__(obs_dim, act_dim, hidden, activation)
+        super().__init__(obs_dim, act_dim, hidden, activation, goal_dim)
         with add_context("MixturePolicy"):
             self.components = positive_int(components, "components")
             self.log_std_min, self.log_std_max = _bounds(log_std_bounds)
         k, a = self.components, self.act_dim
-        self.net = mlp(self.obs_dim, k + 2 * k * a, self._hidden, activation)
+        self.net = mlp(self.in_dim, k + 2 * k * a, self._hidden, activation)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -126,14 +129,14 @@ class MixturePolicy(FlatPolicy, kind="mixture"):
 
     @check
     def heads(
-        self, obs: Float[Tensor, "batch obs"]
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
     ) -> tuple[
         Float[Tensor, "batch K"], Float[Tensor, "batch K act"], Float[Tensor, "batch K act"]
     ]:
         """The mixing logits, the component means and the clamped log-scales."""
         if STATE.enabled and obs.shape[1] != self.obs_dim:
             raise self._obs_size_error(obs) from None
-        out = self._run_net(obs, "heads", "obs")
+        out = self._run_net(self._inputs(obs, goals, "heads"), "heads", "obs")
         k, a = self.components, self.act_dim
         logits = out[:, :k]
         means = out[:, k : k + k * a].reshape(-1, k, a)
@@ -141,23 +144,25 @@ class MixturePolicy(FlatPolicy, kind="mixture"):
         return logits, means, log_scales.clamp(self.log_std_min, self.log_std_max)
 
     @check
-    def forward(self, obs: Float[Tensor, "batch obs"]) -> Dist[GaussianMixture, "batch", "act"]:
+    def forward(
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
+    ) -> Dist[GaussianMixture, "batch", "act"]:
         """The action distribution, a checked :class:`~shapesafe.distributions.GaussianMixture`:
         batch ``(batch,)``, event ``(act,)``."""
-        logits, means, log_scales = self.heads(obs)
+        logits, means, log_scales = self.heads(obs, goals)
         return GaussianMixture(logits, means, log_scales.exp())
 
     def predict(
-        self, obs: Float[Tensor, "batch obs"], goals: Tensor | None = None
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
     ) -> Float[Tensor, "batch act"]:
         """The mean of each row's most likely component (a mode, not the mixture mean)."""
         if STATE.enabled:
             self.check_obs(obs, "predict")
-        logits, means, _ = self.heads(obs)
+        logits, means, _ = self.heads(obs, self._check_goals(goals, "predict"))
         return _pick(means, logits.argmax(-1))
 
     def _sample(self, obs: Tensor, goals: Tensor | None) -> Tensor:
-        logits, means, log_scales = self.heads(obs)
+        logits, means, log_scales = self.heads(obs, goals)
         k = torch.multinomial(torch.softmax(logits, -1), 1).squeeze(-1)
         loc, log_scale = _pick(means, k), _pick(log_scales, k)
         return loc + log_scale.exp() * torch.randn_like(loc)
@@ -168,7 +173,7 @@ class MixturePolicy(FlatPolicy, kind="mixture"):
         metrics ``mixing_entropy`` (mean entropy of the mixing weights, in nats: ``log K``
         when every component is used equally, ``0`` when one takes all) and
         ``mean_scale`` (the average component standard deviation)."""
-        logits, means, log_scales = self.heads(batch.observations)
+        logits, means, log_scales = self.heads(batch.observations, batch.goals)
         nll = -mixture_log_prob(logits, means, log_scales, batch.actions).mean()
         with torch.no_grad():
             logp = torch.log_softmax(logits, -1)

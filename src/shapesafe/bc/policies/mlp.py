@@ -1,6 +1,12 @@
 """The MLP builder and the base of the policies on flat vectors (``(batch, obs)`` in,
 ``(batch, act)`` out): the Gaussian and the deterministic policy share their argument
 checks, their error for observations of another dtype and their construction from data.
+
+Goal conditioning lives here too, once for every flat family: a policy built with
+``goal_dim=G`` declares a goal spec ``(G,)`` and its networks read the observation and
+the goal side by side, ``cat(obs, goal)`` of width ``obs + goal`` (the usual GCBC input;
+see ``docs/goal-conditioned.md``). The families call :meth:`FlatPolicy._inputs` where
+they used to pass the observation, so ``goals`` are checked in one place.
 """
 
 from __future__ import annotations
@@ -8,8 +14,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+from jaxtyping import Float
 from torch import Tensor, nn
 
+from shapesafe import check
+from shapesafe._config import STATE
 from shapesafe._format import add_context, error, fmt_shape, fmt_value
 from shapesafe.bc._validate import whole_number
 from shapesafe.bc.policies.base import ActSpec, ObsSpec, Policy
@@ -85,36 +95,117 @@ def mlp(
     return nn.Sequential(*layers)
 
 
+@check
+def _concat_goals(
+    obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"]
+) -> Float[Tensor, "batch obs+goal"]:
+    """The goal-conditioned network input: observation and goal side by side."""
+    return torch.cat([obs, goals], dim=-1)
+
+
 class FlatPolicy(Policy):
-    """A policy on flat float vectors with an MLP ``net`` (not registered itself)."""
+    """A policy on flat float vectors with an MLP ``net`` (not registered itself).
+
+    ``goal_dim`` (default 0: not goal-conditioned) makes it goal-conditioned: it then
+    declares ``goal_spec = ObsSpec((goal_dim,))``, its networks take ``obs_dim +
+    goal_dim`` inputs (:attr:`in_dim`), and ``predict``/``act``/the loss need goals.
+    """
 
     obs_dim: int
     act_dim: int
+    goal_dim: int
     net: nn.Module
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: Any, activation: str) -> None:
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden: Any, activation: str, goal_dim: int = 0
+    ) -> None:
         super().__init__()
         with add_context(type(self).__name__):
             self.obs_dim = positive_int(obs_dim, "obs_dim")
             self.act_dim = positive_int(act_dim, "act_dim")
+            self.goal_dim = 0 if goal_dim == 0 else positive_int(goal_dim, "goal_dim")
             self._hidden = _hidden(hidden)
             _activation(activation)
         self._activation = activation
         self.obs_spec = ObsSpec((self.obs_dim,))
         self.act_spec = ActSpec((self.act_dim,))
+        if self.goal_dim:
+            self.goal_spec = ObsSpec((self.goal_dim,))
+
+    @property
+    def in_dim(self) -> int:
+        """Width of what the networks read: ``obs_dim``, plus ``goal_dim`` when
+        goal-conditioned."""
+        return self.obs_dim + self.goal_dim
 
     def get_config(self) -> dict[str, Any]:
-        return {
+        config: dict[str, Any] = {
             "obs_dim": self.obs_dim,
             "act_dim": self.act_dim,
             "hidden": list(self._hidden),
             "activation": self._activation,
         }
+        if self.goal_dim:  # only when set: older checkpoints and configs stay the same
+            config["goal_dim"] = self.goal_dim
+        return config
 
     def spec_hint(self, what: str, shape: tuple[int, ...]) -> str | None:
-        if what in ("observations", "actions") and len(shape) == 1:
-            return f"build the policy with {what[:3]}_dim={shape[0]}"
+        if what in ("observations", "actions", "goals") and len(shape) == 1:
+            return f"build the policy with {what[:3] if what != 'goals' else 'goal'}_dim={shape[0]}"
         return None
+
+    def _inputs(self, obs: Tensor, goals: Tensor | None, function: str) -> Tensor:
+        """What the networks read for ``obs`` (and ``goals``): ``obs`` itself, or
+        ``cat(obs, goals)`` (batch, obs+goal) for a goal-conditioned policy, after
+        :meth:`_check_goals`."""
+        goals = self._check_goals(goals, function)
+        if goals is None:
+            return obs
+        with add_context(f"{type(self).__name__}.{function}", "goals"):
+            return _concat_goals(obs, goals)
+
+    def _check_goals(self, goals: Tensor | None, function: str) -> Tensor | None:
+        """``goals``, after refusing goals given to a policy without a goal spec,
+        missing goals, and goals of the wrong width, naming ``function`` (the method
+        the user called)."""
+        name = f"{type(self).__name__}.{function}"
+        if self.goal_dim == 0:
+            if goals is not None:
+                raise error(
+                    UsageError,
+                    "this policy is not goal-conditioned, but goals were given",
+                    function=name,
+                    argument="goals",
+                    expected="goals=None",
+                    got=f"goals of shape {fmt_shape(getattr(goals, 'shape', ()))}",
+                    hint="build the policy with goal_dim=... to condition it on goals",
+                )
+            return None
+        if goals is None:
+            raise error(
+                ShapeError,
+                f"this policy is goal-conditioned (goal_dim={self.goal_dim}) but no goals "
+                "were given",
+                function=name,
+                argument="goals",
+                expected=fmt_shape(("batch", self.goal_dim)),
+                got="goals=None",
+                hint="pass the goals: predict(obs, goals), act(obs, goal=goal)",
+            )
+        if STATE.enabled and (goals.ndim != 2 or goals.shape[-1] != self.goal_dim):
+            got = tuple(goals.shape)
+            raise error(
+                ShapeError,
+                f"expected goals of shape {fmt_shape(('batch', self.goal_dim))} (the "
+                f"policy's goal_dim), got {fmt_shape(got)}",
+                function=name,
+                argument="goals",
+                axis=goals.ndim - 1 if goals.ndim else None,
+                expected=fmt_shape(("batch", self.goal_dim)),
+                got=fmt_shape(got),
+                hint=f"this policy was built with goal_dim={self.goal_dim}",
+            )
+        return goals
 
     @classmethod
     def _require_flat_obs(cls, obs_spec: ObsSpec, fn: str) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from shapesafe import DataError, DtypeError, NonFiniteError, ShapeError, UsageError
 from shapesafe.bc import Demonstrations, from_minari, rollout, to_minari
+from shapesafe.bc.experts import make_expert
 from shapesafe.bc.tasks import ObstacleEnv, ObstacleExpert
 
 minari = pytest.importorskip("minari", reason="the minari extra is not installed")
@@ -353,6 +354,9 @@ def test_existing_and_malformed_ids() -> None:
     with pytest.raises(UsageError) as info:
         to_minari(demos, "test/no-version", final_observations=finals)
     assert info.value.hint == "add a version: 'test/no-version-v0'"
+    with pytest.raises(UsageError) as info:  # minari's namespaces have 2+ characters
+        to_minari(demos, "t/short-v0", final_observations=finals)
+    assert "a namespace needs 2 or more characters" in (info.value.hint or "")
     with pytest.raises(UsageError):
         to_minari(demos, 3, final_observations=finals)  # type: ignore[arg-type]
 
@@ -461,3 +465,66 @@ def test_non_finite_data_is_refused_on_import() -> None:
     with pytest.raises(NonFiniteError) as info:
         from_minari(dataset_id)
     assert info.value.argument == "actions"
+
+
+# --------------------------------------------------------------------------- the CLI
+
+
+def test_cli_export_import_list(
+    tmp_path: Path, datasets_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from shapesafe.cli import main
+
+    args = ["dataset", "export", "--env", "CartPole-v1", "--episodes", "2", "--seed", "3"]
+    assert main([*args, "--id", "cli/cartpole-v0", "--author", "tests"]) == 0
+    assert "wrote 'cli/cartpole-v0': 2 episodes" in capsys.readouterr().out
+    assert main([*args, "--id", "cli/cartpole-v0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.endswith(
+        "hint: pass --overwrite to replace it, or bump the version (name-v1, ...)"
+    )
+    out = tmp_path / "cartpole.npz"
+    assert main(["dataset", "import", "cli/cartpole-v0", "--out", str(out)]) == 0
+    expert = rollout(
+        make_expert("CartPole-v1"),
+        gym.make("CartPole-v1"),
+        episodes=2,
+        seed=3,
+    )
+    assert_same(expert.demos, Demonstrations.load(out))
+    assert main(["dataset", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "cli/cartpole-v0" in listing and "CartPole-v1" in listing
+    # a .npz without the final observations: one line, advice in flags
+    assert main(["dataset", "export", "--data", str(out), "--id", "cli/again-v0"]) == 2
+    assert (
+        capsys.readouterr()
+        .err.strip()
+        .endswith(
+            "hint: export straight from the expert (--env ID), or add a next_observations "
+            "column to the .npz"
+        )
+    )
+    with_next = tmp_path / "next.npz"
+    assert (
+        main(
+            ["dataset", "import", "cli/cartpole-v0", "--out", str(with_next), "--next-observations"]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "dataset",
+                "export",
+                "--data",
+                str(with_next),
+                "--id",
+                "cli/again-v0",
+                "--data-env",
+                "CartPole-v1",
+            ]
+        )
+        == 0
+    )
+    assert_same(from_minari("cli/again-v0"), Demonstrations.load(out))

@@ -21,6 +21,7 @@ download.
 from __future__ import annotations
 
 import itertools
+import re
 import shutil
 import warnings
 from collections.abc import Sequence
@@ -87,6 +88,7 @@ def _check_dataset_id(dataset_id: Any, function: str) -> str:
         version = None
     if version is None:
         stem = dataset_id.rstrip("/") or "name"
+        versioned = re.search(r"-v\d+$", dataset_id) is not None
         raise error(
             UsageError,
             f"{dataset_id!r} is not a Minari dataset id",
@@ -94,7 +96,9 @@ def _check_dataset_id(dataset_id: Any, function: str) -> str:
             argument="dataset_id",
             expected="'(namespace/)name-v<version>' (letters, digits, '-', '_')",
             got=repr(dataset_id),
-            hint=f"add a version: {stem + '-v0'!r}",
+            hint="use letters, digits, '-' and '_' (a namespace needs 2 or more characters)"
+            if versioned
+            else f"add a version: {stem + '-v0'!r}",
         )
     return dataset_id
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from shapesafe.bc import NonFiniteLossError
-from shapesafe.cli import collect, compare, dagger, demo, evaluate, run, train
+from shapesafe.cli import collect, compare, dagger, dataset, demo, evaluate, run, train
 from shapesafe.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -31,6 +31,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "compare": compare.run,
     "dagger": dagger.run,
     "collect": collect.run,
+    "dataset": dataset.run,
     "run": run.run,
 }
 
@@ -53,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
             "  shapesafe compare --task obstacle      every policy family on a built-in task\n"
             "  shapesafe collect --env CartPole-v1 --out demos.npz\n"
             "                                         demonstrations from a scripted expert\n"
+            "  shapesafe dataset export --env CartPole-v1 --id cartpole/expert-v0\n"
+            "                                         ... as a Minari dataset (import, list)\n"
             "  shapesafe run --strict warn train.py   your script, strict broadcasting throughout"
         ),
         epilog="Run 'shapesafe <command> --help' for the options of a command.",
@@ -60,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
-    for module in (demo, train, evaluate, compare, collect, dagger, run):
+    for module in (demo, train, evaluate, compare, collect, dataset, dagger, run):
         module.add_parser(sub)
     return parser
 

@@ -181,6 +181,20 @@ def test_gains_follow_the_env_it_is_given() -> None:
     assert steps == 1000
 
 
+def test_lqr_weights_are_options() -> None:
+    """A dearer action (larger r) gives a gentler gain that still stabilises."""
+    default = make_expert("InvertedDoublePendulum-v5")
+    gentle = make_expert("InvertedDoublePendulum-v5", r=10.0)
+    assert np.abs(gentle.gain).sum() < np.abs(default.gain).sum()
+    assert np.max(np.abs(closed_loop_eigenvalues(gentle.A, gentle.B, gentle.gain))) < 1.0
+    with pytest.raises(UsageError) as info:
+        make_expert("InvertedPendulum-v5", q=(1.0, 2.0))
+    assert info.value.argument == "q"
+    with pytest.raises(UsageError) as info:
+        InvertedPendulumExpert(r=0.0)
+    assert info.value.argument == "r"
+
+
 @given(
     a=st.floats(-3.0, 3.0),
     b=st.floats(0.1, 3.0),

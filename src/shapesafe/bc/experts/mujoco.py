@@ -21,6 +21,7 @@ recorded Reacher observations anywhere.
 
 from __future__ import annotations
 
+import abc
 import functools
 import importlib
 from pathlib import Path
@@ -34,10 +35,13 @@ from shapesafe import check
 from shapesafe._format import error, fmt_value, plural
 from shapesafe.bc.experts._base import Expert, register_expert
 from shapesafe.bc.experts._lqr import dlqr
+from shapesafe.bc.experts.classic import _positive, _weights
 from shapesafe.bc.policies.base import ActSpec, ObsSpec
 from shapesafe.errors import UsageError
 
 __all__ = ["InvertedDoublePendulumExpert", "InvertedPendulumExpert", "ReacherExpert"]
+
+Array = np.ndarray
 
 
 def _import_mujoco(function: str) -> ModuleType:
@@ -94,8 +98,8 @@ def _linearise(
 
 
 class _UprightLQR(Expert):
-    """LQR balance of a cart with poles; subclasses give the model, the weights and the
-    observation -> state map.
+    """LQR balance of a cart with poles; subclasses give the model, the default weights
+    and the observation -> state map.
 
     Attributes:
         gain: ``(act, state)`` LQR gain ``K``; the action is ``clip(-K x)``.
@@ -104,17 +108,21 @@ class _UprightLQR(Expert):
 
     _xml: str
     _frame_skip: int
-    _state_weights: tuple[float, ...]
-    _action_weight: float
+    _q: tuple[float, ...]
+    _r: float
 
-    def __init__(self, env: Any = None) -> None:
+    def __init__(
+        self, env: Any = None, *, q: tuple[float, ...] | None = None, r: float | None = None
+    ) -> None:
         name = type(self).__name__
+        nx = len(self._q)
+        Q = _weights(self._q if q is None else q, nx, "q", name)
+        R = np.array([[_positive(self._r if r is None else r, "r", name)]])
         mujoco = _import_mujoco(name)
         if env is None:
             model, frame_skip = _default_model(mujoco, self._xml), self._frame_skip
         else:
             model, frame_skip = _env_model(env, name)
-        nx = len(self._state_weights)
         if model.nq + model.nv != nx or model.nu != 1:
             raise error(
                 UsageError,
@@ -130,24 +138,24 @@ class _UprightLQR(Expert):
         else:
             A, B = _linearise(mujoco, model, frame_skip)
         self.A, self.B = A, B
-        self.gain, _ = dlqr(A, B, np.diag(self._state_weights), np.array([[self._action_weight]]))
+        self.gain, _ = dlqr(A, B, Q, R)
         self._low, self._high = (float(v) for v in model.actuator_ctrlrange[0])
 
-    def state(self, obs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    @abc.abstractmethod
+    def state(self, obs: Float[Array, "n obs"]) -> Float[Array, "n state"]:
         """The simulator state ``(qpos, qvel)`` of a batch of observations."""
-        raise NotImplementedError
 
-    def act_batch(self, obs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    def act_batch(self, obs: Float[Array, "n obs"]) -> Float[Array, "n 1"]:
         return _feedback(self.state(obs), self.gain, self._low, self._high)
 
 
 @check
 def _feedback(
-    x: Float[np.ndarray, "n state"],
-    gain: Float[np.ndarray, "act state"],
+    x: Float[Array, "n state"],
+    gain: Float[Array, "act state"],
     low: float,
     high: float,
-) -> Float[np.ndarray, "n act"]:
+) -> Float[Array, "n act"]:
     # Elementwise product and a sum over the last axis, rather than ``x @ gain.T``: BLAS
     # may round a (1, state) and an (n, state) product differently, and a batch must give
     # exactly the actions its rows give one by one.
@@ -200,6 +208,9 @@ class InvertedPendulumExpert(_UprightLQR):
     Args:
         env: the env to linearise (default: gymnasium's ``inverted_pendulum.xml`` with
             ``frame_skip=2``, what ``gymnasium.make("InvertedPendulum-v5")`` builds).
+        q: state weights of the LQR cost, ``(x, theta, x', theta')``; default
+            ``(1, 10, 0.1, 0.1)``.
+        r: action weight of the LQR cost; default 0.1.
 
     Examples:
         >>> import numpy as np
@@ -213,12 +224,12 @@ class InvertedPendulumExpert(_UprightLQR):
     act_spec = ActSpec((1,))
     _xml = "inverted_pendulum.xml"
     _frame_skip = 2
-    # Position errors weigh 10x the cart's; velocities lightly; force is cheap (the
-    # action range, +-3, is what limits it).
-    _state_weights = (1.0, 10.0, 0.1, 0.1)
-    _action_weight = 0.1
+    # The pole angle weighs 10x the cart position; velocities lightly; force is cheap
+    # (the action range, +-3, is what limits it).
+    _q = (1.0, 10.0, 0.1, 0.1)
+    _r = 0.1
 
-    def state(self, obs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    def state(self, obs: Float[Array, "n 4"]) -> Float[Array, "n 4"]:
         return obs
 
 
@@ -235,6 +246,9 @@ class InvertedDoublePendulumExpert(_UprightLQR):
     Args:
         env: the env to linearise (default: gymnasium's
             ``inverted_double_pendulum.xml`` with ``frame_skip=5``).
+        q: state weights of the LQR cost, ``(x, q1, q2, x', q1', q2')``; default
+            ``(1, 10, 10, 0.1, 0.1, 0.1)``.
+        r: action weight of the LQR cost; default 1.
 
     Examples:
         >>> import numpy as np
@@ -251,15 +265,15 @@ class InvertedDoublePendulumExpert(_UprightLQR):
     act_spec = ActSpec((1,))
     _xml = "inverted_double_pendulum.xml"
     _frame_skip = 5
-    _state_weights = (1.0, 10.0, 10.0, 0.1, 0.1, 0.1)
-    _action_weight = 1.0
+    _q = (1.0, 10.0, 10.0, 0.1, 0.1, 0.1)
+    _r = 1.0
 
-    def state(self, obs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    def state(self, obs: Float[Array, "n 9"]) -> Float[Array, "n 6"]:
         return _double_pendulum_state(obs)
 
 
 @check
-def _double_pendulum_state(obs: Float[np.ndarray, "n 9"]) -> Float[np.ndarray, "n 6"]:
+def _double_pendulum_state(obs: Float[Array, "n 9"]) -> Float[Array, "n 6"]:
     angles = np.arctan2(obs[:, 1:3], obs[:, 3:5])
     return np.concatenate([obs[:, :1], angles, obs[:, 5:8]], axis=1)
 
@@ -313,7 +327,7 @@ class ReacherExpert(Expert):
         self.kp = float(kp)
         self.kd = float(kd)
 
-    def act_batch(self, obs: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    def act_batch(self, obs: Float[Array, "n 10"]) -> Float[Array, "n 2"]:
         return _reacher_pd(obs, self.kp, self.kd)
 
     def __repr__(self) -> str:
@@ -321,7 +335,7 @@ class ReacherExpert(Expert):
 
 
 @check
-def _reacher_pd(obs: Float[np.ndarray, "n 10"], kp: float, kd: float) -> Float[np.ndarray, "n 2"]:
+def _reacher_pd(obs: Float[Array, "n 10"], kp: float, kd: float) -> Float[Array, "n 2"]:
     q = np.arctan2(obs[:, 2:4], obs[:, 0:2])
     error_ = _joint_error(q, obs[:, 4:6])
     out: np.ndarray[Any, Any] = np.clip(kp * error_ - kd * obs[:, 6:8], -1.0, 1.0)
@@ -329,9 +343,7 @@ def _reacher_pd(obs: Float[np.ndarray, "n 10"], kp: float, kd: float) -> Float[n
 
 
 @check
-def _joint_error(
-    q: Float[np.ndarray, "n 2"], target: Float[np.ndarray, "n 2"]
-) -> Float[np.ndarray, "n 2"]:
+def _joint_error(q: Float[Array, "n 2"], target: Float[Array, "n 2"]) -> Float[Array, "n 2"]:
     """``q* - q`` for the inverse-kinematics solution ``q*`` nearer ``q``."""
     reach2 = (target**2).sum(axis=1, keepdims=True)
     cos_elbow = (reach2 - _UPPER_ARM**2 - _FOREARM**2) / (2 * _UPPER_ARM * _FOREARM)

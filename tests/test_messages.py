@@ -2632,3 +2632,91 @@ def test_classic_expert_message_wording(
     assert capsys.readouterr().err == (
         "shapesafe collect: error: --expert 'x': expected MODULE:NAME, e.g. my_experts:Expert\n"
     )
+
+
+# ---------------- bc: DAgger
+
+
+def _dagger_call(act_dim: int, expert: Callable[[object], object], **kwargs: object) -> object:
+    import numpy as np
+
+    from shapesafe.bc import DeterministicPolicy, dagger
+    from shapesafe.bc.tasks import ObstacleEnv
+
+    def default_expert(obs: object) -> object:
+        return np.zeros(2, dtype=np.float32)
+
+    return dagger(
+        DeterministicPolicy(2, act_dim),
+        expert or default_expert,
+        ObstacleEnv(),
+        iterations=1,
+        episodes_per_iteration=1,
+        steps=1,
+        eval_episodes=1,
+        progress=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _beta(beta: object) -> object:
+    from shapesafe.bc import beta_schedule
+
+    return beta_schedule(beta, 3)(2)  # type: ignore[arg-type]
+
+
+DAGGER_CASES: dict[str, Case] = {
+    "dagger: beta range": (
+        lambda: _beta(1.5),
+        UsageError,
+        "dagger(): argument `beta`: `beta` must be a probability, got the float 1.5\n"
+        "  expected: a number in [0, 1]\n  got: the float 1.5",
+    ),
+    "dagger: beta name": (
+        lambda: _beta("cosine"),
+        UsageError,
+        "dagger(): argument `beta`: unknown beta schedule 'cosine'\n"
+        "  expected: a number in [0, 1], 'linear', 'exponential' (p=0.5) or "
+        "'exponential:P', or a callable i -> beta\n  got: 'cosine'",
+    ),
+    "dagger: beta base": (
+        lambda: _beta("exponential:2"),
+        UsageError,
+        "dagger(): argument `beta`: the base of 'exponential:2' must be a number in (0, 1]\n"
+        "  expected: 'exponential:P' with 0 < P <= 1\n  got: 'exponential:2'",
+    ),
+    "dagger: beta callable": (
+        lambda: _beta(lambda i: 2.0),
+        UsageError,
+        "dagger(): argument `beta`: the beta schedule gave the float 2.0 at iteration 2; "
+        "beta is a probability\n  expected: a number in [0, 1]\n  got: the float 2.0",
+    ),
+    "dagger: env": (
+        lambda: _dagger_call(1, None),  # type: ignore[arg-type]
+        ShapeError,
+        "dagger(): argument `env`: the env does not fit the learner DeterministicPolicy\n"
+        "  expected: actions of shape (1,)\n  got: action space of shape (2,)\n"
+        "  hint: build the learner from the env's spaces (ObsSpec/ActSpec), or wrap the env",
+    ),
+    "dagger: expert": (
+        lambda: _dagger_call(2, lambda obs: [0.0, 0.0, 0.0]),
+        ShapeError,
+        "dagger(): argument `expert`: the expert's actions do not fit the env's action "
+        "space\n  expected: an action of shape (2,)\n  got: shape (3,)\n"
+        "  hint: the expert must return one action per observation, in the env's format",
+    ),
+    "dagger: fit options": (
+        lambda: _dagger_call(2, None, fit_options={"seed": 1}),  # type: ignore[arg-type]
+        UsageError,
+        "dagger(): argument `fit_options`: fit_options sets 'seed', which dagger() sets "
+        "itself\n  got: seed\n"
+        "  hint: pass steps/epochs/batch_size/lr/seed as dagger()'s own arguments",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(DAGGER_CASES))
+def test_dagger_message_wording(case: str) -> None:
+    call, cls, expected = DAGGER_CASES[case]
+    text = _message(call, cls)
+    assert text == (expected() if callable(expected) else expected)

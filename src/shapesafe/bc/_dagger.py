@@ -330,6 +330,7 @@ def _collect(run: _Run, state: DaggerState, i: int, beta: float) -> tuple[Demons
             argument="expert",
             expected=err.expected,
             got=err.got,
+            hint="the expert must return one action per observation, in the env's format",
         ) from None
     n = len(r.demos)
     if len(mixture.labels) != n:  # the mixture is called exactly once per recorded step
@@ -582,7 +583,11 @@ def _check_env(policy: Policy, env: Any) -> None:
     if n is not None and spec.discrete != int(n):
         problems.append((f"Discrete({spec.discrete})", f"Discrete({int(n)})"))
     elif n is None and (spec.discrete is not None or tuple(space.shape) != spec.shape):
-        want = f"Discrete({spec.discrete})" if spec.discrete else f"actions {fmt_shape(spec.shape)}"
+        want = (
+            f"Discrete({spec.discrete})"
+            if spec.discrete
+            else f"actions of shape {fmt_shape(spec.shape)}"
+        )
         problems.append((want, f"action space of shape {fmt_shape(tuple(space.shape))}"))
     if problems:
         expected, got = problems[0]

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from shapesafe.bc import Demonstrations, rollout
+from shapesafe import save_checkpoint
+from shapesafe.bc import CategoricalPolicy, Demonstrations, rollout
 from shapesafe.bc.experts import make_expert
 from shapesafe.cli import main
 
@@ -87,6 +88,39 @@ def test_your_own_expert_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, text, err = _run([*base, "--expert", f"{module}:Lean", "--overwrite"], capsys)
     assert code == 0, err
     assert "Lean on CartPole-v1" in text
+
+
+def test_a_trained_policy_as_the_expert(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    torch.manual_seed(0)
+    policy = CategoricalPolicy(obs_dim=4, n_actions=2, hidden=(8,))
+    checkpoint = save_checkpoint(tmp_path / "policy.pt", policy, policy_config=policy.config)
+    out = tmp_path / "d.npz"
+    argv = ["collect", "--env", "CartPole-v1", "--episodes", "1", "--out", str(out)]
+    code, text, err = _run([*argv, "--expert", str(checkpoint)], capsys)
+    assert code == 0, err
+    assert f"CategoricalPolicy from {checkpoint} on CartPole-v1" in text
+    demos = Demonstrations.load(out)
+    # the policy's most likely action at every step
+    with torch.no_grad():
+        np.testing.assert_array_equal(
+            np.asarray(demos.actions), np.asarray(policy.predict(demos.observations))
+        )
+    # a policy for the wrong env is refused before the first step
+    code, _, err = _run(
+        [
+            "collect",
+            "--env",
+            "Pendulum-v1",
+            "--expert",
+            str(checkpoint),
+            "--out",
+            str(tmp_path / "p.npz"),
+        ],
+        capsys,
+    )
+    assert code == 2 and "do not fit CategoricalPolicy" in _one_line_error(err)
+    code, _, err = _run([*argv, "--expert", "missing.pt", "--overwrite"], capsys)
+    assert code == 2 and "'missing.pt': no such checkpoint file" in _one_line_error(err)
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,8 @@ def add_parser(sub: Any) -> None:
         "--expert",
         metavar="MODULE:NAME",
         help="your expert instead of the registered one: a callable obs -> action, or a "
-        "class built with no arguments (MODULE may be a .py file)",
+        "class built with no arguments (MODULE may be a .py file); or a trained policy's "
+        "checkpoint FILE.pt (it acts deterministically)",
     )
     col.add_argument(
         "--num-envs",
@@ -86,13 +87,22 @@ def run(args: argparse.Namespace) -> int:
     env = _make_env(args.env, args.num_envs)  # first: an unknown id is the first thing to say
     try:
         expert = _expert(args.expert, args.env)
-        r = rollout(expert, env, episodes=args.episodes, seed=args.seed, progress=args.progress)
+        r = rollout(
+            expert,
+            env,
+            episodes=args.episodes,
+            seed=args.seed,
+            deterministic=True,  # a trained policy as the expert: its most likely action
+            progress=args.progress,
+        )
     finally:
         env.close()
     path = r.demos.save(out)
     returns, lengths = r.returns, r.lengths
     std = float(returns.std(ddof=1)) if len(returns) > 1 else 0.0
     name = getattr(expert, "__name__", type(expert).__name__)
+    if str(args.expert).endswith(".pt"):
+        name += f" from {args.expert}"
     print(
         f"{PROG} collect: {name} on {args.env}, {r.episodes} episodes "
         f"(seeds {args.seed}-{args.seed + r.episodes - 1}), {int(lengths.sum())} steps\n"
@@ -120,6 +130,12 @@ def _expert(spec: str | None, env_id: str) -> Any:
                 f"{', '.join(expert_ids())}); hint: pass --expert MODULE:NAME"
             )
         return make_expert(env_id)
+    if spec.endswith(".pt"):  # a trained policy's checkpoint
+        from shapesafe.bc import load_policy
+
+        if not Path(spec).is_file():
+            raise Failure(f"--expert {spec!r}: no such checkpoint file")
+        return load_policy(spec)
     module_name, sep, attr = spec.rpartition(":")
     if not sep or not module_name or not attr:
         raise Failure(f"--expert {spec!r}: expected MODULE:NAME, e.g. my_experts:Expert")

@@ -32,7 +32,7 @@ from shapesafe.errors import ShapeError, UsageError
 from shapesafe.torch_safety.numpy_boundary import from_numpy, to_numpy
 from shapesafe.torch_safety.training import evaluating
 
-__all__ = ["Actor", "check_spaces", "make_actor"]
+__all__ = ["Actor", "action_converter", "check_spaces", "make_actor"]
 
 
 def _space_shape(space: Any) -> tuple[int, ...] | None:
@@ -207,11 +207,16 @@ def _policy_actor(policy: Policy, deterministic: bool, function: str) -> Actor:
             x = from_numpy(obs, dtype=dtype, device=device)
             return np.asarray(policy.act(x, deterministic=deterministic))
 
+    # inference_mode is the cheaper mode, but its tensors cannot be updated in place
+    # outside it: a stateful policy (one that overrides _act_tensor to keep a history or
+    # a recurrent state) keeps tensors made here and may update them after the rollout
+    # returns, so it gets no_grad. A stateless one only hands actions to numpy.
+    stateless = type(policy)._act_tensor is Policy._act_tensor
+    grad: Any = "inference" if stateless else "no_grad"
+
     @contextmanager
     def acting() -> Iterator[None]:
-        # no_grad, not inference_mode: a stateful policy keeps tensors made here (its
-        # history) and may update them in place after the rollout returns.
-        with evaluating(policy, grad="no_grad"):
+        with evaluating(policy, grad=grad):
             yield
 
     return Actor(act, policy.reset, acting, batched=True)
@@ -254,27 +259,42 @@ _BATCH_HINT = (
 )
 
 
-def env_actions(actions: Any, space: Any, n: int | None, function: str) -> Any:
-    """``actions`` in the env's format: an int (Discrete) or an array of the space's shape
-    for a single env (``n=None``); an ``(n, *shape)`` array for a vector env."""
+def action_converter(space: Any, n: int | None, function: str) -> Callable[[Any], Any]:
+    """``actions -> env format``, with the space read once (not at every step): an int
+    (Discrete) or an array of the space's shape for a single env (``n=None``), an
+    ``(n, *shape)`` array for a vector env. Wrong shapes raise a :class:`ShapeError`."""
     discrete = getattr(space, "n", None) is not None
     shape = () if discrete else (_space_shape(space) or ())
-    arr = np.asarray(actions, dtype=np.int64 if discrete else getattr(space, "dtype", np.float32))
+    dtype = np.int64 if discrete else getattr(space, "dtype", np.float32)
     want = shape if n is None else (n, *shape)
-    if n is None and discrete and arr.size == 1:
-        return int(arr.reshape(()))  # Discrete envs take a plain int; (1,) arrays pass too
-    if arr.shape != want:
-        hint = None
-        if n is not None and arr.shape == shape:
-            hint = _BATCH_HINT
-        what = "an action" if n is None else "actions"
-        raise error(
-            ShapeError,
-            "the policy returned an action that does not fit the env's action space",
-            function=function,
-            argument="policy",
-            expected=f"{what} of shape {fmt_shape(want)}",
-            got=f"shape {fmt_shape(arr.shape)}",
-            hint=hint,
-        )
-    return arr
+    as_int = n is None and discrete  # Discrete envs take a plain int; (1,) arrays pass too
+
+    def convert(actions: Any) -> Any:
+        arr = np.asarray(actions, dtype=dtype)
+        if as_int and arr.size == 1:
+            return int(arr.reshape(()))
+        if arr.shape != want:
+            raise _action_shape_error(arr.shape, want, shape, n, function)
+        return arr
+
+    return convert
+
+
+def _action_shape_error(
+    got: tuple[int, ...],
+    want: tuple[int, ...],
+    shape: tuple[int, ...],
+    n: int | None,
+    function: str,
+) -> ShapeError:
+    hint = _BATCH_HINT if n is not None and got == shape else None
+    what = "an action" if n is None else "actions"
+    return error(
+        ShapeError,
+        "the policy returned an action that does not fit the env's action space",
+        function=function,
+        argument="policy",
+        expected=f"{what} of shape {fmt_shape(want)}",
+        got=f"shape {fmt_shape(got)}",
+        hint=hint,
+    )

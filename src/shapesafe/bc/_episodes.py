@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from shapesafe.bc._actors import Actor, env_actions
+from shapesafe.bc._actors import Actor, action_converter
 from shapesafe.bc._data import Demonstrations
 
 __all__ = ["Rollouts", "Steps", "collect_single", "progress_bar"]
@@ -63,6 +63,7 @@ def collect_single(
 ) -> Rollouts:
     space = env.action_space
     batched = actor.batched
+    to_env = action_converter(space, None, function)
 
     def act(obs: np.ndarray[Any, Any]) -> Any:
         # A policy takes batches: give it (1, obs) and unwrap; a callable gets obs itself.
@@ -78,7 +79,7 @@ def collect_single(
         done = False
         while not done:
             obs = np.array(obs)  # a copy: some envs hand out one buffer they update
-            a = env_actions(act(obs), space, None, function)
+            a = to_env(act(obs))
             next_obs, reward, terminated, truncated, info = env.step(a)
             steps.add(obs, a, float(reward), bool(terminated), bool(truncated), i)
             obs = next_obs

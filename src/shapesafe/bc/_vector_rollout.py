@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from shapesafe._format import error
-from shapesafe.bc._actors import Actor, env_actions
+from shapesafe.bc._actors import Actor, action_converter
 from shapesafe.bc._episodes import Rollouts, Steps
 from shapesafe.errors import UsageError
 
@@ -111,6 +111,7 @@ def collect_vector(
     n = int(env.num_envs)
     mode = autoreset_mode(env)
     space = env.single_action_space
+    to_env = action_converter(space, n, function)
     # episode_of[j]: the episode sub-env j is running, or -1 (idle: rows dropped)
     episode_of = np.full(n, -1, dtype=np.int64)
     first = min(n, episodes)
@@ -125,7 +126,7 @@ def collect_vector(
     finished = 0
     while finished < episodes:
         obs = np.array(obs)  # a copy: vector envs with copy=False reuse one buffer
-        actions = env_actions(actor.act(obs), space, n, function)
+        actions = to_env(actor.act(obs))
         next_obs, rewards, terminated, truncated, info = env.step(actions)
         ended = np.logical_or(terminated, truncated)
         steps.add(obs, actions, rewards, terminated, truncated, episode_of.copy())

@@ -31,6 +31,7 @@ cast to an integer or bool dtype (numpy turns NaN into ``-2**63``) raises
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import numpy as np
@@ -51,6 +52,7 @@ _NOT_NUMERIC = {torch.quint8, torch.qint8, torch.qint32, torch.quint4x2, torch.q
 _KIND_NAMES = {"O": "object", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta"}
 
 
+@functools.cache  # a handful of dtypes; rollouts convert an observation every step
 def _np_twin(dtype: torch.dtype) -> np.dtype[Any] | None:
     """numpy's dtype for ``dtype``, or ``None`` (bfloat16, float8, ...: no numpy twin)."""
     try:
@@ -229,6 +231,8 @@ def _copy(a: np.ndarray[Any, Any], target: torch.dtype) -> torch.Tensor:
     checks for it when asked to.
     """
     np_target = _np_twin(target)
+    if np_target is not None and a.dtype == np_target:  # no cast, no overflow: no errstate
+        return torch.from_numpy(np.array(a, order="C", copy=True))
     with np.errstate(over="ignore", invalid="ignore"):
         if np_target is not None:
             return torch.from_numpy(np.array(a, dtype=np_target, order="C", copy=True))
@@ -352,10 +356,11 @@ def to_numpy(
     src = tensor.detach()
     if src.dtype == torch.bfloat16:
         src = src.float()
+    if src.is_conj() or src.is_neg():  # materialise lazy bits (cheap to ask, not to do)
+        src = src.resolve_conj().resolve_neg()
     if src.device.type != "cpu":
-        src = src.cpu()  # already a copy in new memory
-        return _numpy_of(src.resolve_conj().resolve_neg())
-    copied: np.ndarray[Any, Any] = _numpy_of(src.resolve_conj().resolve_neg()).copy()
+        return _numpy_of(src.cpu())  # already a copy in new memory
+    copied: np.ndarray[Any, Any] = _numpy_of(src).copy()
     return copied
 
 

@@ -12,7 +12,8 @@ float64 ``(n, *obs)`` batch; the base class does the rest once, for every expert
 * the env's action format: ``float32`` for continuous actions, ``int64`` for
   ``Discrete`` ones;
 * a wrong-shaped observation is refused with a :class:`~shapesafe.ShapeError` naming the
-  expert, the axis, and the shape it expected.
+  expert, the axis, and the shape it expected (while checks are on: with
+  ``SHAPESAFE_DISABLE=1`` the rank alone tells one observation from a batch).
 
 The registry maps gymnasium ids to experts: decorate a class (or any factory) with
 :func:`register_expert` and :func:`make_expert` builds it by id. Any callable

@@ -150,6 +150,61 @@ def test_round_trip_over_episode_layouts(
         np.testing.assert_array_equal(ep1.terminations, ep2.terminations)
 
 
+def test_vector_env_rollouts_and_env_without_spec() -> None:
+    vec = gym.make_vec("CartPole-v1", 2, vectorization_mode="sync", max_episode_steps=80)
+    r = rollout(lambda obs: (obs[:, 2] + 0.5 * obs[:, 3] > 0).astype(np.int64), vec, 3, seed=0)
+    ds = to_minari(r, fresh_id(), env=vec)
+    vec.close()
+    assert ds.spec.env_spec.id == "CartPole-v1" and ds.action_space == gym.spaces.Discrete(2)
+    assert ds.spec.env_spec.max_episode_steps == 80
+    assert ds.recover_environment().spec.max_episode_steps == 80
+    assert_same(r.demos, from_minari(ds))
+    # an env built without gymnasium.make has no spec: its spaces are still stored
+    obstacle = rollout(ObstacleExpert(seed=0), ObstacleEnv(), episodes=2, seed=0)
+    ds = to_minari(obstacle, fresh_id(), env=ObstacleEnv())
+    assert ds.spec.env_spec is None
+    assert ds.observation_space == ObstacleEnv().observation_space
+
+
+@pytest.mark.values
+def test_float64_and_image_spaces_stored_in_their_dtype() -> None:
+    # MuJoCo observation spaces are float64: stored as such, read back exactly
+    env = gym.make("InvertedPendulum-v5")
+    r = rollout(lambda obs: np.zeros(1, np.float32), env, episodes=2, seed=0)
+    ds = to_minari(r, fresh_id(), env=env)
+    assert next(iter(ds.iterate_episodes())).observations.dtype == np.float64
+    assert_same(r.demos, from_minari(ds))
+    # uint8 images: stored as uint8 (without lossy JPEG), integers again on the way back
+    images = np.random.default_rng(0).integers(0, 256, size=(3, 4, 4, 1))
+    space = gym.spaces.Box(0, 255, (4, 4, 1), np.uint8)
+    demos = Demonstrations(
+        images,
+        np.zeros((3, 1), np.float32),
+        episode_ids=[0, 0, 0],
+        extras={"rewards": np.zeros(3)},
+    )
+    final = images[:1]
+    ds = to_minari(
+        demos,
+        fresh_id(),
+        observation_space=space,
+        final_observations=final,
+        episode_ends="truncated",
+    )
+    stored = next(iter(ds.iterate_episodes())).observations
+    assert stored.dtype == np.uint8
+    np.testing.assert_array_equal(stored[:3], images)
+    back = from_minari(ds)
+    assert back.extras["truncated"].tolist() == [0, 0, 1]
+    rewards_only = {"rewards": back.extras["rewards"]}
+    assert_same(
+        demos,
+        Demonstrations(
+            back.observations, back.actions, episode_ids=back.episode_ids, extras=rewards_only
+        ),
+    )
+
+
 def test_episodes_out_of_order_are_grouped_stably() -> None:
     # rows of two episodes interleaved (e.g. two sub-envs): each episode keeps its order
     obs = np.arange(6, dtype=np.float32)[:, None]

@@ -20,11 +20,13 @@ download.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 import shutil
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -185,12 +187,14 @@ def to_minari(
     if seeds is not None and len(seeds) != len(episodes.lengths):
         seeds = None  # a Rollouts edited by hand: seeds no longer name its episodes
 
-    gym_env, env_id = _resolve_env(env, fn)
+    source = _resolve_env(env, fn)
     try:
-        obs_space = observation_space or (gym_env.observation_space if gym_env else None)
-        act_space = action_space or (gym_env.action_space if gym_env else None)
-        obs_space = obs_space or _inferred_space(demos.observations, "observations", fn)
-        act_space = act_space or _inferred_space(demos.actions, "actions", fn)
+        obs_space = observation_space if observation_space is not None else source.obs_space
+        act_space = action_space if action_space is not None else source.act_space
+        if obs_space is None:
+            obs_space = _inferred_space(demos.observations, "observations", fn)
+        if act_space is None:
+            act_space = _inferred_space(demos.actions, "actions", fn)
         check_space_fits(obs_space, demos.observations, "observations", fn)
         check_space_fits(act_space, demos.actions, "actions", fn)
         buffers = _buffers(minari, episodes, obs_space, act_space, seeds)
@@ -221,7 +225,7 @@ def to_minari(
                 dataset = minari.create_dataset_from_buffers(
                     dataset_id,
                     buffers,
-                    env=gym_env if env_id is not None else None,
+                    env=source.for_minari,
                     observation_space=obs_space,
                     action_space=act_space,
                     algorithm_name=algorithm_name,
@@ -243,8 +247,7 @@ def to_minari(
             shutil.rmtree(path, ignore_errors=True)
             raise
     finally:
-        if gym_env is not None and not isinstance(env, _gym_env_type()):
-            gym_env.close()  # one we made from an id; the caller's own env stays open
+        source.close()
     return dataset
 
 
@@ -269,22 +272,29 @@ def _finals_of(rollouts: Any) -> Any:
     return getattr(rollouts, "final_observations", None)
 
 
-def _gym_env_type() -> type:
-    import gymnasium as gym
+@dataclass(frozen=True)
+class _EnvSource:
+    """What ``env=`` tells the export: its spaces, what to hand minari (an env with a
+    spec, or the spec of a vector env's sub-envs), and how to close an env made here."""
 
-    return gym.Env  # type: ignore[no-any-return]
+    obs_space: Any = None
+    act_space: Any = None
+    for_minari: Any = None
+    close: Callable[[], None] = lambda: None
 
 
-def _resolve_env(env: Any, fn: str) -> tuple[Any, str | None]:
-    """(a gymnasium env to read spaces and spec from, its id) for an env, id or spec."""
+def _resolve_env(env: Any, fn: str) -> _EnvSource:
     if env is None:
-        return None, None
+        return _EnvSource()
     import gymnasium as gym
     from gymnasium.envs.registration import EnvSpec
 
     if isinstance(env, gym.Env):
         spec = getattr(env, "spec", None)
-        return env, None if spec is None else spec.id
+        return _EnvSource(env.observation_space, env.action_space, env if spec else None)
+    if isinstance(env, gym.vector.VectorEnv):  # what a vectorised rollout ran in
+        spec = _sub_env_spec(getattr(env, "spec", None))
+        return _EnvSource(env.single_observation_space, env.single_action_space, spec)
     if isinstance(env, (str, EnvSpec)):
         try:
             made = gym.make(env)
@@ -297,14 +307,31 @@ def _resolve_env(env: Any, fn: str) -> tuple[Any, str | None]:
                 got=f"{type(exc).__name__}: {exc}",
                 hint="import the package that registers it first, or pass the env itself",
             ) from None
-        return made, None if made.spec is None else made.spec.id
+        # made here, so closed here; the caller's own env stays open
+        return _EnvSource(made.observation_space, made.action_space, made, made.close)
     raise error(
         UsageError,
-        "must be a gymnasium env, an env id or an EnvSpec",
+        "must be a gymnasium env (or vector env), an env id or an EnvSpec",
         function=fn,
         argument="env",
         got=fmt_value(env),
     )
+
+
+def _sub_env_spec(spec: Any) -> Any:
+    """The spec that makes one sub-env of a ``gymnasium.make_vec`` vector env: make_vec
+    records its own arguments in the spec's kwargs, which ``gymnasium.make`` would pass
+    to the env's constructor. ``None`` when custom wrappers make the sub-env something a
+    spec cannot rebuild."""
+    if spec is None:
+        return None
+    kwargs = dict(spec.kwargs)
+    for key in ("num_envs", "vectorization_mode", "vector_kwargs"):
+        kwargs.pop(key, None)
+    if kwargs.pop("wrappers", None):
+        return None
+    max_steps = kwargs.pop("max_episode_steps", spec.max_episode_steps)
+    return dataclasses.replace(spec, kwargs=kwargs, max_episode_steps=max_steps)
 
 
 def _inferred_space(values: Tensor, name: str, fn: str) -> Any:
@@ -326,17 +353,16 @@ def _inferred_space(values: Tensor, name: str, fn: str) -> Any:
 
 
 def _as_space_array(values: Tensor, space: Any) -> np.ndarray[Any, Any]:
-    """``values`` as numpy, widened to the space's float dtype when that loses nothing."""
+    """``values`` as numpy in the space's dtype when the cast loses nothing (float32 ->
+    a float64 space, int64 -> a uint8 image space), else as they are: the data is never
+    rounded to fit."""
     arr = values.detach().cpu().numpy()
     dtype = getattr(space, "dtype", None)
-    if (
-        dtype is not None
-        and arr.dtype.kind == "f"
-        and np.dtype(dtype).kind == "f"
-        and np.can_cast(arr.dtype, dtype, "safe")
-    ):
-        arr = arr.astype(dtype, copy=False)
-    return arr
+    if dtype is None or arr.dtype == dtype or np.dtype(dtype).kind not in "biuf":
+        return arr
+    with np.errstate(all="ignore"):
+        cast = arr.astype(dtype)
+    return cast if np.array_equal(cast, arr) else arr
 
 
 def _buffers(
@@ -389,8 +415,9 @@ def from_minari(
 
     Every episode's ``T`` steps become ``T`` rows with its Minari episode id as
     ``episode_ids``; rewards, terminations and truncations become the extra columns
-    ``rewards`` (float), ``terminated`` and ``truncated`` (0/1 integers). Discrete
-    actions come as int64, Box actions and observations as ``dtype``. The data then goes
+    ``rewards`` (float), ``terminated`` and ``truncated`` (0/1 integers). Integer
+    actions and observations (Discrete, MultiDiscrete, uint8 images) come as int64, float
+    ones as ``dtype``. The data then goes
     through :class:`Demonstrations`' validation (finite values, one row per step).
 
     Args:

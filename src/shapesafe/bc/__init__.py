@@ -19,9 +19,12 @@ from shapesafe.bc._evaluate import plot_losses as plot_losses
 from shapesafe.bc._fit import FitResult as FitResult
 from shapesafe.bc._fit import NonFiniteLossError as NonFiniteLossError
 from shapesafe.bc._fit import fit as fit
+from shapesafe.bc._goal_rollout import evaluate_goal_reaching as evaluate_goal_reaching
+from shapesafe.bc._goal_rollout import goal_rollout as goal_rollout
 from shapesafe.bc._minari import from_minari as from_minari
 from shapesafe.bc._minari import to_minari as to_minari
 from shapesafe.bc._provenance import load_evaluation as load_evaluation
+from shapesafe.bc._relabel import relabel_goals as relabel_goals
 from shapesafe.bc._rollout import EnvEvaluation as EnvEvaluation
 from shapesafe.bc._rollout import Rollouts as Rollouts
 from shapesafe.bc._rollout import evaluate_in_env as evaluate_in_env
@@ -87,15 +90,18 @@ __all__ = [
     "cubic_expert_std",
     "dagger",
     "evaluate",
+    "evaluate_goal_reaching",
     "evaluate_in_env",
     "fit",
     "from_minari",
+    "goal_rollout",
     "history_windows",
     "load_evaluation",
     "load_policy",
     "mlp",
     "plot_losses",
     "policy_kinds",
+    "relabel_goals",
     "rollout",
     "to_minari",
 ]

@@ -3,6 +3,8 @@
 - :class:`ObstacleEnv` (multimodal expert): pass a disk obstacle left or right.
 - :class:`HiddenVelocityEnv` (non-Markov expert): drive a point mass whose velocity is
   not observed.
+- :class:`GoalReachEnv` (goal-conditioned): reach a goal drawn at every reset; score it
+  with :func:`shapesafe.bc.evaluate_goal_reaching` (``shapesafe/GoalReach-v0``).
 
 Each comes with its expert (a callable ``obs -> action``) and a ``*_demonstrations``
 helper; score a policy on them with :func:`shapesafe.bc.evaluate_in_env`. Importing
@@ -12,6 +14,10 @@ this module registers them with gymnasium as ``shapesafe/Obstacle-v0`` and
 
 import gymnasium as gym
 
+from shapesafe.bc.tasks.goal_reach import GOAL_REGION as GOAL_REGION
+from shapesafe.bc.tasks.goal_reach import GoalReachEnv as GoalReachEnv
+from shapesafe.bc.tasks.goal_reach import GoalReachExpert as GoalReachExpert
+from shapesafe.bc.tasks.goal_reach import goal_reach_demonstrations as goal_reach_demonstrations
 from shapesafe.bc.tasks.hidden_velocity import HiddenVelocityEnv as HiddenVelocityEnv
 from shapesafe.bc.tasks.hidden_velocity import HiddenVelocityExpert as HiddenVelocityExpert
 from shapesafe.bc.tasks.hidden_velocity import (
@@ -22,10 +28,14 @@ from shapesafe.bc.tasks.obstacle import ObstacleExpert as ObstacleExpert
 from shapesafe.bc.tasks.obstacle import obstacle_demonstrations as obstacle_demonstrations
 
 __all__ = [
+    "GOAL_REGION",
+    "GoalReachEnv",
+    "GoalReachExpert",
     "HiddenVelocityEnv",
     "HiddenVelocityExpert",
     "ObstacleEnv",
     "ObstacleExpert",
+    "goal_reach_demonstrations",
     "hidden_velocity_demonstrations",
     "obstacle_demonstrations",
 ]
@@ -35,6 +45,7 @@ __all__ = [
 for _id, _entry in (
     ("shapesafe/Obstacle-v0", "shapesafe.bc.tasks.obstacle:ObstacleEnv"),
     ("shapesafe/HiddenVelocity-v0", "shapesafe.bc.tasks.hidden_velocity:HiddenVelocityEnv"),
+    ("shapesafe/GoalReach-v0", "shapesafe.bc.tasks.goal_reach:GoalReachEnv"),
 ):
     if _id not in gym.registry:
         gym.register(id=_id, entry_point=_entry)

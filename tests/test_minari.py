@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shapesafe import DataError, DtypeError, NonFiniteError, ShapeError, UsageError
-from shapesafe.bc import Demonstrations, from_minari, rollout, to_minari
+from shapesafe.bc import CategoricalPolicy, Demonstrations, fit, from_minari, rollout, to_minari
 from shapesafe.bc.experts import make_expert
 from shapesafe.bc.tasks import ObstacleEnv, ObstacleExpert
 
@@ -203,6 +203,21 @@ def test_float64_and_image_spaces_stored_in_their_dtype() -> None:
             back.observations, back.actions, episode_ids=back.episode_ids, extras=rewards_only
         ),
     )
+
+
+@pytest.mark.values
+def test_training_on_the_imported_data_equals_training_on_the_original() -> None:
+    env = gym.make("CartPole-v1")
+    r = rollout(make_expert("CartPole-v1"), env, episodes=1, seed=0)
+    back = from_minari(to_minari(r, fresh_id(), env=env))
+    weights = []
+    for demos in (r.demos, back):
+        torch.manual_seed(0)
+        policy = CategoricalPolicy(4, 2, hidden=(16,))
+        fit(policy, demos, steps=10, batch_size=32, lr=1e-2, seed=0, progress=False)
+        weights.append(policy.state_dict())
+    for name, value in weights[0].items():
+        assert torch.equal(value, weights[1][name]), name
 
 
 def test_episodes_out_of_order_are_grouped_stably() -> None:

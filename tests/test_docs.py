@@ -54,6 +54,8 @@ PUBLIC_MODULES = (
     "shapesafe.strict",
     "shapesafe.distributions",
     "shapesafe.bc",
+    "shapesafe.bc.experts",
+    "shapesafe.bc.tasks",
     "shapesafe.rl",
     "shapesafe.testing",
 )

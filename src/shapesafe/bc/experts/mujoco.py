@@ -65,9 +65,10 @@ def _gymnasium_asset(name: str) -> str:
     return str(Path(gymnasium.__file__).parent / "envs" / "mujoco" / "assets" / name)
 
 
+@check
 def _linearise(
     mujoco: ModuleType, model: Any, frame_skip: int, eps: float = 1e-6
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+) -> tuple[Float[Array, "state state"], Float[Array, "state act"]]:
     """``A``, ``B`` of one env step ``x' = f(x, u)`` around rest (``qpos0``, zero
     velocity, zero control), ``x = (qpos, qvel)``, by central differences."""
     data = mujoco.MjData(model)

@@ -270,6 +270,8 @@ def action_converter(space: Any, n: int | None, function: str) -> Callable[[Any]
     as_int = n is None and discrete  # Discrete envs take a plain int; (1,) arrays pass too
 
     def convert(actions: Any) -> Any:
+        if as_int and isinstance(actions, (int, np.integer)):
+            return int(actions)  # the common case, without building an array
         arr = np.asarray(actions, dtype=dtype)
         if as_int and arr.size == 1:
             return int(arr.reshape(()))

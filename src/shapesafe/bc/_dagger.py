@@ -197,9 +197,12 @@ def dagger(
             their extras are not carried (the aggregate has ``iteration`` and
             ``expert_acted`` only).
         seed: seeds collection, coin flips and training.
-        steps, epochs: length of each retraining (:func:`fit`; default ``steps=1000``).
-            ``epochs`` grows with the data; ``steps`` does not.
-        batch_size, lr: passed to :func:`fit`.
+        steps: optimizer steps of each retraining (:func:`fit`); ``steps=1000`` when
+            neither ``steps`` nor ``epochs`` is given.
+        epochs: passes over the aggregated data per retraining instead (so the cost
+            grows with the data; ``steps`` does not).
+        batch_size: minibatch size, passed to :func:`fit`.
+        lr: learning rate, passed to :func:`fit`.
         warm_start: retrain from the previous iteration's weights instead of the
             initial ones.
         fit_options: further :func:`fit` arguments (``optimizer``, ``max_grad_norm``,

@@ -155,61 +155,49 @@ def trajectories(actor: Any, env: Any, seeds: list[int], horizon: int) -> np.nda
     return np.stack(out)
 
 
-def plots(
-    env_id: str,
-    out: Path,
-    bc: list[dict[str, Any]],
-    runs: list[dict[str, Any]],
-    ref: float,
-    rnd: float,
-    distance: dict[str, np.ndarray],
-) -> list[Path]:
+def plots(results: dict[str, Any], out: Path) -> list[Path]:
+    """The two figures, drawn from the results JSON alone (``--replot`` redraws them)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    env_id, ref, rnd = results["env"], results["expert_return"], results["random_return"]
     slug = env_id.lower().replace("-", "_")
     fig, ax = plt.subplots(figsize=(6, 4))
+    bc = results["bc"]
     x = [r["labels"] for r in bc]
     y = np.array([[score(v, ref, rnd) for v in r["returns"]] for r in bc]) * 100
     ax.errorbar(
         x, y.mean(1), yerr=y.std(1), marker="o", capsize=3, label="BC (more demonstrations)"
     )
-    labels = np.array([[rec["expert_labels"] for rec in run["records"]] for run in runs])
-    dy = (
-        np.array([[score(rec["mean_return"], ref, rnd) for rec in run["records"]] for run in runs])
-        * 100
-    )
-    ax.errorbar(
-        labels.mean(0),
-        dy.mean(0),
-        xerr=labels.std(0),
-        yerr=dy.std(0),
-        marker="s",
-        capsize=3,
-        label="DAgger (more iterations)",
-    )
-    ax.axhline(100, color="grey", lw=0.8)
-    ax.axhline(95, color="grey", lw=0.8, ls="--")
-    ax.axhline(80, color="grey", lw=0.8, ls=":")
+    runs = results["dagger"]
+    labels = np.array([[rec["expert_labels"] for rec in run] for run in runs])
+    dy = np.array([[rec["score"] for rec in run] for run in runs]) * 100
+    ax.errorbar(labels.mean(0), dy.mean(0), xerr=labels.std(0), yerr=dy.std(0), marker="s",
+                capsize=3, label="DAgger (more iterations)")  # fmt: skip
+    for level, style in ((100, "-"), (95, "--"), (80, ":")):
+        ax.axhline(level, color="grey", lw=0.8, ls=style)
     ax.set_xscale("log")
     ax.set_xlabel("expert labels")
     ax.set_ylabel("% of expert return")
-    ax.set_title(f"{env_id}: return against expert labels")
-    ax.legend()
+    ax.set_title(f"{env_id}: return against expert labels ({results['seeds']} seeds, mean ± std)")
+    ax.legend(loc="lower right")
     fig.tight_layout()
     first = out / f"{slug}_return_vs_labels.png"
     fig.savefig(first, dpi=110)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for name, d in distance.items():
-        ax.plot(np.arange(len(d)), d, label=name)
+    step = results.get("distance_step", 1)
+    window = max(1, 10 // step)  # a moving average over about 10 time steps
+    for name, d in results["distance"].items():
+        smooth = np.convolve(d, np.ones(window) / window, mode="valid")
+        ax.plot(np.arange(len(smooth)) * step, smooth, label=name)
     ax.set_xlabel("time step")
     ax.set_ylabel("distance to the expert's state")
-    ax.set_yscale("symlog", linthresh=1e-3)
-    ax.set_title(f"{env_id}: same initial state, learner vs expert")
+    ax.set_yscale("log")
+    ax.set_title(f"{env_id}: same initial states, learner vs expert")
     ax.legend()
     fig.tight_layout()
     second = out / f"{slug}_state_distance.png"
@@ -227,7 +215,13 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="a smoke run: tiny budgets")
     parser.add_argument("--out", type=Path, default=Path("dagger_study_out"))
+    parser.add_argument("--replot", action="store_true", help="redraw from --out's JSON")
     args = parser.parse_args()
+    slug = args.env.lower().replace("-", "_")
+    if args.replot:
+        results = json.loads((args.out / f"{slug}.json").read_text())
+        print("wrote " + ", ".join(map(str, plots(results, args.out))))
+        return
     torch.set_num_threads(1)
     s = SETTINGS[args.env]
     if args.quick:
@@ -270,8 +264,6 @@ def main() -> None:
     ):
         states = trajectories(actor, env, seeds, horizon)
         distance[name] = np.linalg.norm(states - ex, axis=-1).mean(0)
-    pngs = plots(args.env, args.out, bc, runs, ref, rnd, distance)
-
     results = {
         "env": args.env,
         "setting": asdict(s),
@@ -290,14 +282,13 @@ def main() -> None:
             [{**rec, "score": score(rec["mean_return"], ref, rnd)} for rec in run["records"]]
             for run in runs
         ],
-        "distance": {k: [float(v) for v in d[:: max(1, horizon // 100)]]
-                     for k, d in distance.items()},
+        "distance": {k: [float(v) for v in d] for k, d in distance.items()},
+        "distance_step": 1,
         "seconds": time.perf_counter() - start,
     }  # fmt: skip
-    slug = args.env.lower().replace("-", "_")
     path = args.out / f"{slug}.json"
     path.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {path}, " + ", ".join(map(str, pngs)))
+    print(f"wrote {path}, " + ", ".join(map(str, plots(results, args.out))))
 
 
 if __name__ == "__main__":

@@ -2005,8 +2005,29 @@ def test_window_message_wording(case: str) -> None:
 def _rollout_cases() -> dict[str, Case]:
     import gymnasium as gym
 
-    from shapesafe.bc import evaluate_in_env, rollout
+    from shapesafe.bc import ActSpec, evaluate_in_env, load_evaluation, rollout
+    from shapesafe.bc import ObsSpec as _ObsSpec
+    from shapesafe.bc.experts import Expert
     from shapesafe.bc.tasks import ObstacleEnv, ObstacleExpert
+
+    def _batched_cartpole(obs: np.ndarray) -> np.ndarray:
+        return (np.asarray(obs)[..., 2] > 0).astype(np.int64)
+
+    def _sync(env_id: str, n: int) -> object:
+        return gym.vector.SyncVectorEnv([lambda: gym.make(env_id)] * n)
+
+    class _ResetAll:
+        def reset(self) -> None:
+            pass
+
+        def __call__(self, obs: np.ndarray) -> np.ndarray:
+            return _batched_cartpole(obs)
+
+    class _PendulumShaped(Expert):
+        obs_spec, act_spec = _ObsSpec((3,)), ActSpec((1,))
+
+        def act_batch(self, obs: np.ndarray) -> np.ndarray:
+            return np.zeros((len(obs), 1))
 
     return {
         "rollout: observation space": (
@@ -2047,6 +2068,59 @@ def _rollout_cases() -> dict[str, Case]:
             lambda: rollout(ObstacleExpert(), ObstacleEnv(), 0),
             UsageError,
             "rollout(): `episodes` must be a positive integer, got 0",
+        ),
+        "rollout: vector env without per-env seeds": (
+            lambda: rollout(_batched_cartpole, gym.make_vec("CartPole-v1", num_envs=2), 2),
+            UsageError,
+            "rollout(): argument `env`: a CartPoleVectorEnv cannot start each episode from "
+            "its own seed (its reset takes no per-sub-env seeds and no reset_mask)\n"
+            "  expected: a gymnasium SyncVectorEnv or AsyncVectorEnv (or a single env)\n"
+            "  got: CartPoleVectorEnv\n"
+            "  hint: build it with gym.make_vec(env_id, num_envs=n, vectorization_mode='sync') "
+            "(or 'async'), or gymnasium.vector.SyncVectorEnv([...])",
+        ),
+        "rollout: one action for a batch": (
+            lambda: rollout(lambda obs: np.zeros(2, np.float32), _sync("CartPole-v1", 3), 3),
+            ShapeError,
+            "rollout(): argument `policy`: the policy returned an action that does not fit "
+            "the env's action space\n  expected: actions of shape (3,)\n  got: shape (2,)",
+        ),
+        "rollout: one action for a batch, continuous": (
+            lambda: rollout(lambda obs: np.zeros(1, np.float32), _sync("Pendulum-v1", 3), 3),
+            ShapeError,
+            "rollout(): argument `policy`: the policy returned an action that does not fit "
+            "the env's action space\n  expected: actions of shape (3, 1)\n  got: shape (1,)\n"
+            "  hint: in a vector env the policy gets a batch (n, obs) and must return one "
+            "action per row; wrap a one-observation callable: "
+            "lambda obs: np.stack([f(o) for o in obs])",
+        ),
+        "rollout: reset without which": (
+            lambda: rollout(_ResetAll(), _sync("CartPole-v1", 2), 4),
+            UsageError,
+            "rollout(): argument `policy`: _ResetAll.reset() takes no `which`, so it cannot "
+            "reset one sub-env of a vector env alone\n"
+            "  hint: give it reset(self, which=None) (which: a bool mask over sub-envs), or "
+            "roll out in a single env",
+        ),
+        "rollout: expert's observations": (
+            lambda: rollout(_PendulumShaped(), gym.make("CartPole-v1"), 1),
+            ShapeError,
+            "rollout(): argument `env`: the env's observations do not fit _PendulumShaped\n"
+            "  expected: observations of shape (3,)\n"
+            "  got: observation space of shape (4,)\n"
+            "  hint: is the env (or a wrapper) the one this expert was written for?",
+        ),
+        "load_evaluation: no file": (
+            lambda: load_evaluation("no-such-evaluation.json"),
+            UsageError,
+            "load_evaluation(): argument `path`: no such file: 'no-such-evaluation.json'\n"
+            "  got: 'no-such-evaluation.json'",
+        ),
+        "evaluate_in_env: no checkpoint file": (
+            lambda: evaluate_in_env(ObstacleExpert(), ObstacleEnv(), 2, checkpoint="gone.pt"),
+            UsageError,
+            "evaluate_in_env(): argument `checkpoint`: no such checkpoint file: 'gone.pt'\n"
+            "  expected: the file the policy was loaded from\n  got: 'gone.pt'",
         ),
     }
 
@@ -2720,3 +2794,135 @@ def test_dagger_message_wording(case: str) -> None:
     call, cls, expected = DAGGER_CASES[case]
     text = _message(call, cls)
     assert text == (expected() if callable(expected) else expected)
+
+
+# ---------------- goal-conditioned policies, goal rollouts and hindsight relabelling
+
+
+def _goal_cases() -> dict[str, Case]:
+    from shapesafe.bc import (
+        DeterministicPolicy,
+        evaluate_goal_reaching,
+        goal_rollout,
+        relabel_goals,
+    )
+    from shapesafe.bc.tasks import GoalReachEnv, ObstacleEnv
+    from shapesafe.errors import DataError
+
+    def demos(**fields: Any) -> Demonstrations:
+        return Demonstrations(torch.zeros(4, 2), torch.zeros(4, 2), **fields)
+
+    ids = torch.zeros(4, dtype=torch.long)
+    return {
+        "goals: missing": (
+            lambda: GaussianPolicy(3, 2, goal_dim=2).predict(torch.zeros(4, 3)),
+            ShapeError,
+            "GaussianPolicy.predict(): argument `goals`: this policy is goal-conditioned "
+            "(goal_dim=2) but no goals were given\n"
+            "  expected: (batch, 2)\n"
+            "  got: goals=None\n"
+            "  hint: pass the goals: predict(obs, goals), act(obs, goal=goal)",
+        ),
+        "goals: wrong width": (
+            lambda: DeterministicPolicy(3, 2, goal_dim=2).predict(
+                torch.zeros(4, 3), torch.zeros(4, 5)
+            ),
+            ShapeError,
+            "DeterministicPolicy.predict(): argument `goals` axis 1: expected goals of shape "
+            "(batch, 2) (the policy's goal_dim), got (4, 5)\n"
+            "  expected: (batch, 2)\n"
+            "  got: (4, 5)\n"
+            "  hint: this policy was built with goal_dim=2",
+        ),
+        "goals: not goal-conditioned": (
+            lambda: DeterministicPolicy(3, 2).predict(torch.zeros(4, 3), torch.zeros(4, 2)),
+            UsageError,
+            "DeterministicPolicy.predict(): argument `goals`: this policy is not "
+            "goal-conditioned, but goals were given\n"
+            "  expected: goals=None\n"
+            "  got: goals of shape (4, 2)\n"
+            "  hint: build the policy with goal_dim=2 to condition it on goals",
+        ),
+        "goals: act without a goal": (
+            lambda: GaussianPolicy(3, 2, goal_dim=2).act(np.zeros(3)),
+            ShapeError,
+            "GaussianPolicy.act(): argument `goal`: this policy is goal-conditioned but no "
+            "goal was given\n"
+            "  expected: a goal of shape (2,) (one per observation)\n"
+            "  got: goal=None\n"
+            "  hint: act(obs, goal=goal)",
+        ),
+        "goals: act with a goal": (
+            lambda: GaussianPolicy(3, 2).act(np.zeros(3), goal=np.zeros(2)),
+            UsageError,
+            "GaussianPolicy.act(): argument `goal`: this policy is not goal-conditioned, but "
+            "a goal was given\n"
+            "  expected: goal=None\n"
+            "  got: a goal of shape (2,)",
+        ),
+        "relabel: no episode ids": (
+            lambda: relabel_goals(demos(goals=torch.zeros(4, 2))),
+            DataError,
+            "relabel_goals(): argument `demos`: relabelling draws goals from the same "
+            "episode, but the demonstrations have no episode ids\n"
+            "  expected: Demonstrations with episode_ids\n"
+            "  got: episode_ids=None\n"
+            "  hint: Demonstrations(..., episode_ids=...) or episode_starts=...",
+        ),
+        "relabel: no achieved goals": (
+            lambda: relabel_goals(
+                demos(goals=torch.zeros(4, 2), episode_ids=ids, extras={"rewards": torch.zeros(4)})
+            ),
+            DataError,
+            "relabel_goals(): argument `achieved`: the demonstrations have no extra field "
+            "'achieved_goals' (extras: rewards)\n"
+            "  expected: extras['achieved_goals']: the goal achieved at each row\n"
+            "  got: extras: rewards\n"
+            "  hint: collect the data with goal_rollout(), or pass achieved=a callable "
+            "observations -> achieved goals, e.g. lambda obs: obs[:, :2]",
+        ),
+        "relabel: strategy": (
+            lambda: relabel_goals(demos(episode_ids=ids), strategy="later"),
+            UsageError,
+            "relabel_goals(): argument `strategy`: unknown strategy 'later'; choose one of "
+            "'future', 'final', 'episode'\n"
+            "  expected: future, final, episode\n"
+            "  got: the str 'later'",
+        ),
+        "goal rollout: policy without goals": (
+            lambda: goal_rollout(GaussianPolicy(2, 2), GoalReachEnv(), 1),
+            UsageError,
+            "goal_rollout(): argument `policy`: GaussianPolicy is not goal-conditioned, so it "
+            "cannot be given the env's goals\n"
+            "  expected: a policy with a goal_spec\n"
+            "  got: GaussianPolicy without goals\n"
+            "  hint: build it with goal_dim=2",
+        ),
+        "goal rollout: goal shape": (
+            lambda: goal_rollout(GaussianPolicy(2, 2, goal_dim=3), GoalReachEnv(), 1),
+            ShapeError,
+            "goal_rollout(): argument `env`: the env's goals do not fit GaussianPolicy\n"
+            "  expected: goals of shape (3,) (the policy's spec)\n"
+            "  got: goals of shape (2,)",
+        ),
+        "goal rollout: not a goal env": (
+            lambda: evaluate_goal_reaching(GaussianPolicy(2, 2, goal_dim=2), ObstacleEnv(), 1),
+            UsageError,
+            "evaluate_goal_reaching(): argument `env`: the env is not a goal environment: its "
+            "observations must be dicts with 'observation', 'desired_goal' and "
+            "'achieved_goal'\n"
+            "  expected: a Dict observation space with 'observation', 'desired_goal', "
+            "'achieved_goal'\n"
+            "  got: a Box\n"
+            "  hint: use rollout() / evaluate_in_env() for environments without goals",
+        ),
+    }
+
+
+GOAL_CASES = _goal_cases()
+
+
+@pytest.mark.parametrize("case", list(GOAL_CASES))
+def test_goal_message_wording(case: str) -> None:
+    call, cls, expected = GOAL_CASES[case]
+    assert _message(call, cls) == (expected() if callable(expected) else expected)

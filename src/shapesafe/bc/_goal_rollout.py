@@ -39,7 +39,8 @@ def _goal_spaces(env: Any, function: str) -> tuple[tuple[int, ...], tuple[int, .
     not hand out goal dicts."""
     spaces = getattr(env.observation_space, "spaces", None)
     if not isinstance(spaces, dict) or any(k not in spaces for k in GOAL_KEYS):
-        got = sorted(spaces) if isinstance(spaces, dict) else type(env.observation_space).__name__
+        space = type(env.observation_space).__name__
+        got = f"a {space} with keys {sorted(spaces)}" if isinstance(spaces, dict) else f"a {space}"
         raise error(
             UsageError,
             "the env is not a goal environment: its observations must be dicts with "
@@ -47,7 +48,7 @@ def _goal_spaces(env: Any, function: str) -> tuple[tuple[int, ...], tuple[int, .
             function=function,
             argument="env",
             expected="a Dict observation space with " + ", ".join(map(repr, GOAL_KEYS)),
-            got=fmt_value(got),
+            got=got,
             hint="use rollout() / evaluate_in_env() for environments without goals",
         )
     return tuple(spaces["observation"].shape), tuple(spaces["desired_goal"].shape)

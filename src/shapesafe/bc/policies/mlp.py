@@ -171,14 +171,16 @@ class FlatPolicy(Policy):
         name = f"{type(self).__name__}.{function}"
         if self.goal_dim == 0:
             if goals is not None:
+                shape = tuple(getattr(goals, "shape", ()))
                 raise error(
                     UsageError,
                     "this policy is not goal-conditioned, but goals were given",
                     function=name,
                     argument="goals",
                     expected="goals=None",
-                    got=f"goals of shape {fmt_shape(getattr(goals, 'shape', ()))}",
-                    hint="build the policy with goal_dim=... to condition it on goals",
+                    got=f"goals of shape {fmt_shape(shape)}",
+                    hint=f"build the policy with goal_dim={shape[-1] if shape else 1} to "
+                    "condition it on goals",
                 )
             return None
         if goals is None:

@@ -45,8 +45,9 @@ GOAL_RADIUS = 0.1
 #: Position change per unit of action per step.
 DT = 0.1
 MAX_STEPS = 50
-#: The corner the demonstrations' goals come from by default: (centre x, centre y, radius).
 GOAL_REGION = (0.7, 0.7, 0.2)
+"""The disk ``(centre x, centre y, radius)`` in one corner of the square that
+:func:`goal_reach_demonstrations` draws its commanded goals from by default."""
 #: Episode length of the demonstrations: room for a detour by one waypoint (a straight
 #: path across the square takes at most 29 steps).
 DEMO_MAX_STEPS = 100

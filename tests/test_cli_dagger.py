@@ -11,7 +11,7 @@ from shapesafe.bc import load_policy
 from shapesafe.cli import main
 
 TINY = [
-    "--env", "Pendulum-v1", "--episodes-per-iteration", "1", "--demos", "1",
+    "--env", "Pendulum-v1", "--episodes-per-iteration", "1", "--demos", "1", "--demo-steps", "50",
     "--steps", "10", "--eval-episodes", "1", "--no-progress",
 ]  # fmt: skip
 
@@ -42,6 +42,7 @@ def test_dagger_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert [r["iteration"] for r in got] == [0, 1]
     assert [r["beta"] for r in got] == [1.0, 1.0]
     assert [int(r[2]) for r in rows] == [r["expert_labels"] for r in got]
+    assert got[0]["expert_labels"] == 50 and got[1]["expert_labels"] == 250  # + one episode
     policy = load_policy(out_dir / "dagger.pt")
     assert policy.kind == "deterministic"
 
@@ -65,6 +66,7 @@ def test_dagger_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         (["--env", "CartPole-v1", "--option", "width=3"], "--option width=... does not apply"),
         (["--env", "CartPole-v1", "--demos", "-1"], "--demos must be 0 or more"),
         (["--env", "CartPole-v1", "--option", "x"], "--option expects KEY=VALUE"),
+        (["--env", "CartPole-v1", "--demo-steps", "5"], "--demo-steps needs --demos"),
     ],
 )
 def test_bad_arguments_give_one_line(

@@ -67,6 +67,12 @@ def add_parser(sub: Any) -> None:
         help="expert episodes to start from (iteration 0 is behaviour cloning on them)",
     )
     p.add_argument(
+        "--demo-steps",
+        type=positive_int,
+        metavar="N",
+        help="keep only the first N steps of those episodes (a small label budget)",
+    )
+    p.add_argument(
         "--beta",
         default="exponential",
         metavar="BETA",
@@ -224,6 +230,10 @@ def run(args: argparse.Namespace) -> int:
     if args.demos:
         # seeds above the collection seeds' range, so no initial state repeats
         demos = rollout(expert, env, args.demos, seed=args.seed + EVAL_SEED_OFFSET // 2).demos
+        if args.demo_steps is not None:
+            demos = demos[torch.arange(min(args.demo_steps, len(demos)))]
+    elif args.demo_steps is not None:
+        raise Failure("--demo-steps needs --demos (the episodes to cut)")
     eval_seed = args.seed + EVAL_SEED_OFFSET
     ref = evaluate_in_env(expert, env, args.eval_episodes, seed=eval_seed).mean_return
     rnd = _random_return(env, args.eval_episodes, eval_seed)

@@ -210,3 +210,22 @@ def test_goals_for_a_policy_without_goals_and_bad_goal_dim() -> None:
         with pytest.raises(UsageError) as info:
             GaussianPolicy(3, 2, goal_dim=bad)
         assert info.value.argument == "goal_dim"
+
+
+def test_the_study_script_runs_and_writes_its_results(tmp_path: Path) -> None:
+    """examples/gcbc_study.py with a tiny budget: the numbers in the docs come from it."""
+    import importlib.util
+    import json
+
+    path = Path(__file__).parent.parent / "examples" / "gcbc_study.py"
+    spec = importlib.util.spec_from_file_location("gcbc_study", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = ["--quick", "--episodes", "4", "--steps", "3", "--eval-episodes", "2",
+            "--families", "deterministic", "--out", str(tmp_path)]  # fmt: skip
+    results = module.main(argv)
+    assert set(results["families"]["deterministic"]) == set(module.CONDITIONS)
+    assert json.loads((tmp_path / "results.json").read_text())["steps"] == 3
+    assert (tmp_path / "success.png").stat().st_size > 0
+    assert (tmp_path / "paths.png").stat().st_size > 0

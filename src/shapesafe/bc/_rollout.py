@@ -156,15 +156,14 @@ class EnvEvaluation:
 
     def __str__(self) -> str:
         lo, hi = self.success_ci95
-        rlo, rhi = self.return_ci95
         success = (
             f"success {self.success_rate:.0%} (95% CI {lo:.0%}-{hi:.0%}), "
             if self.reports_success
-            else ""
+            else ""  # an env without info["is_success"]: no success rate to speak of
         )
         return (
-            f"{success}return {self.mean_return:.3f} ± {self.std_return:.3f} (95% CI of "
-            f"the mean {rlo:.3f} to {rhi:.3f}) over {self.episodes} episodes"
+            f"{success}return {self.mean_return:.3f} ± {self.std_return:.3f} over "
+            f"{self.episodes} episodes"
         )
 
     @property
@@ -214,7 +213,10 @@ def _wilson(successes: int, n: int) -> tuple[float, float]:
     z2 = _Z95**2
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = _Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 and n successes the bound is exactly 0 (1); rounding would leave 5.6e-17.
+    lo = 0.0 if successes == 0 else max(0.0, centre - half)
+    hi = 1.0 if successes == n else min(1.0, centre + half)
+    return lo, hi
 
 
 def summarise(

@@ -181,8 +181,9 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
     ax.set_xscale("log")
     ax.set_xlabel("expert labels")
     ax.set_ylabel("% of expert return")
-    ax.set_title(f"{env_id}: return against expert labels ({results['seeds']} seeds, mean ± std)")
-    ax.legend(loc="lower right")
+    ax.set_title(f"{env_id}: return against expert labels\n({results['seeds']} seeds, mean ± std)",
+                 fontsize=10)  # fmt: skip
+    ax.legend(loc="best")
     fig.tight_layout()
     first = out / f"{slug}_return_vs_labels.png"
     fig.savefig(first, dpi=110)
@@ -197,7 +198,9 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
     ax.set_xlabel("time step")
     ax.set_ylabel("distance to the expert's state")
     ax.set_yscale("log")
-    ax.set_title(f"{env_id}: same initial states, learner vs expert")
+    ax.set_title(f"{env_id}: same initial states, learner vs expert\n"
+                 f"(mean over {results['eval_episodes']} episodes; ended episodes keep their "
+                 "last state)", fontsize=10)  # fmt: skip
     ax.legend()
     fig.tight_layout()
     second = out / f"{slug}_state_distance.png"

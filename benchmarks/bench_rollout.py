@@ -1,8 +1,11 @@
 """Environment steps per second through ``shapesafe.bc.rollout`` vs a bare gymnasium loop.
 
 Both run the same policy (an MLP with (64, 64) hidden units, most likely action) in the
-same env for the same steps, timed in one run with interleaved repeats (the fastest
-repeat of each counts). Settings:
+same env for the same steps, timed in one run with interleaved repeats. Each round runs
+every variant once, back to back; the ratio reported is the median over rounds of the
+per-round ratio (the two runs of a round see the same machine load, which on a shared
+machine drifts more between rounds than within one), beside each variant's fastest
+round. Settings:
 
 * CartPole-v1 (``CategoricalPolicy``) and Pendulum-v1 (``GaussianPolicy``), single env:
   the bare loop is ``env.reset(seed=...)`` / ``env.step`` with the policy called the way
@@ -35,10 +38,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
+import time
+
 import gymnasium as gym
 import numpy as np
 import torch
-from _timing import compare
 from gymnasium.vector import SyncVectorEnv
 
 from shapesafe.bc import CategoricalPolicy, GaussianPolicy, Policy, rollout
@@ -103,6 +107,19 @@ class CountSteps:
         self.env.step = self._step
 
 
+def timed(variants: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per run of each variant, one run of each per round (after one warm-up)."""
+    for fn in variants.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
 def bench_single(env_id: str, episodes: int, repeats: int) -> float:
     policy = make_policy(env_id)
     env = gym.make(env_id)
@@ -113,7 +130,7 @@ def bench_single(env_id: str, episodes: int, repeats: int) -> float:
         "bare loop (torch forward)": lambda: bare_single(policy, env, episodes, 0, False),
         "bare loop (policy.act)": lambda: bare_single(policy, env, episodes, 0, True),
     }
-    times = compare(variants, number=1, rounds=repeats, warmup=1)
+    times = timed(variants, repeats)
     return _print(f"{env_id}, single env, {episodes} episodes = {steps} steps", times, steps)
 
 
@@ -127,7 +144,7 @@ def bench_vector(env_id: str, n: int, episodes: int, repeats: int) -> float:
         "rollout": lambda: rollout(policy, env, episodes, seed=0, deterministic=True),
         "bare loop (torch forward)": lambda: bare_vector(policy, env, vector_steps, 0),
     }
-    times = compare(variants, number=1, rounds=repeats, warmup=1)
+    times = timed(variants, repeats)
     title = (
         f"{env_id}, SyncVectorEnv n={n}, {episodes} episodes = {int(r.lengths.sum())} "
         f"kept steps, {vector_steps} vector steps"
@@ -135,13 +152,16 @@ def bench_vector(env_id: str, n: int, episodes: int, repeats: int) -> float:
     return _print(title, times, vector_steps * n)
 
 
-def _print(title: str, times: dict[str, float], steps: int) -> float:
-    base = times["bare loop (torch forward)"]
+def _print(title: str, times: dict[str, list[float]], steps: int) -> float:
+    base = np.array(times["bare loop (torch forward)"])
     print(f"\n{title}")
-    print(f"  {'variant':<28} {'ms/run':>9} {'env steps/s':>12} {'vs bare':>8}")
-    for name, t in times.items():
-        print(f"  {name:<28} {t * 1e3:9.1f} {steps / t:12.0f} {base / t:8.2f}")
-    ratio = base / times["rollout"]
+    print(f"  {'variant':<28} {'best ms':>9} {'env steps/s':>12} {'vs bare (median)':>17}")
+    for name, ts in times.items():
+        t = np.array(ts)
+        print(
+            f"  {name:<28} {t.min() * 1e3:9.1f} {steps / t.min():12.0f} {np.median(base / t):17.2f}"
+        )
+    ratio = float(np.median(base / np.array(times["rollout"])))
     print(f"  rollout / bare loop steps per second: {ratio:.2f} (target >= {TARGET})")
     return ratio
 
@@ -149,15 +169,17 @@ def _print(title: str, times: dict[str, float], steps: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=21)
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, numpy {np.__version__}, gymnasium {gym.__version__}")
     ratios = {
         "CartPole single": bench_single("CartPole-v1", args.episodes, args.repeats),
-        "Pendulum single": bench_single("Pendulum-v1", args.episodes // 4 or 1, args.repeats),
-        "CartPole vector n=8": bench_vector("CartPole-v1", 8, args.episodes * 4, args.repeats),
-        "Pendulum vector n=8": bench_vector("Pendulum-v1", 8, args.episodes, args.repeats),
+        "Pendulum single": bench_single("Pendulum-v1", args.episodes // 10 or 1, args.repeats),
+        "CartPole vector n=8": bench_vector("CartPole-v1", 8, args.episodes * 2, args.repeats),
+        "Pendulum vector n=8": bench_vector(
+            "Pendulum-v1", 8, args.episodes // 2 or 1, args.repeats
+        ),
     }
     print("\nrollout / bare loop, env steps per second:")
     for name, ratio in ratios.items():

@@ -114,11 +114,13 @@ def test_successes_and_final_observations_in_every_mode(mode: AutoresetMode) -> 
     assert np.linalg.norm(vector.final_observations - np.array([0.0, 1.0]), axis=1).max() < 0.1
 
 
-def test_async_vector_env_gives_the_same_episodes() -> None:
-    single = rollout(wobbly_cartpole, gym.make("CartPole-v1"), 6, seed=1)
-    env = AsyncVectorEnv([lambda: gym.make("CartPole-v1")] * 2)
+@pytest.mark.parametrize("mode", MODES)
+def test_async_vector_env_gives_the_same_episodes(mode: AutoresetMode) -> None:
+    env_id = "shapesafe/Obstacle-v0"  # reports is_success: read across processes too
+    single = rollout(obstacle_expert, gym.make(env_id), 5, seed=1)
+    env = AsyncVectorEnv([lambda: gym.make(env_id)] * 2, autoreset_mode=mode)
     try:
-        assert_same_rollouts(rollout(wobbly_cartpole, env, 6, seed=1), single)
+        assert_same_rollouts(rollout(obstacle_expert, env, 5, seed=1), single)
     finally:
         env.close()
 

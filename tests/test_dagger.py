@@ -218,6 +218,23 @@ def test_seeded_aggregation_counts() -> None:
     assert result.records[1].expert_acted == pytest.approx(flips.mean())
 
 
+@given(st.lists(st.integers(-5, 5), min_size=1, max_size=30))
+def test_renumber_is_dense_in_order_of_first_appearance(ids: list[int]) -> None:
+    from shapesafe.bc._dagger import renumber
+
+    order = list(dict.fromkeys(ids))  # the reference: ids by first appearance
+    expected = [order.index(i) for i in ids]
+    assert renumber(torch.tensor(ids)).tolist() == expected
+
+
+def test_a_vector_env_is_refused() -> None:
+    envs = gym.vector.SyncVectorEnv([CounterEnv, CounterEnv])
+    with pytest.raises(UsageError) as info:
+        _call(env=envs)
+    assert (info.value.function, info.value.argument) == ("dagger", "env")
+    assert "runs one environment" in str(info.value)
+
+
 def test_initial_demos_without_episode_ids_are_one_episode() -> None:
     demos = _initial_demos(2).without_episodes()
     result = dagger(

@@ -27,7 +27,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from jaxtyping import Int
+from torch import Tensor
 
+from shapesafe import check
 from shapesafe._format import error, fmt_shape, fmt_value
 from shapesafe.bc._dagger_mixture import BetaArg, BetaMixture, beta_schedule
 from shapesafe.bc._dagger_state import DaggerState, load_state, save_state, state_path
@@ -431,21 +434,27 @@ def _initial(demos: Demonstrations, policy: Policy) -> Demonstrations:
     """The initial demonstrations with episodes renumbered 0..E-1 and the extras of
     the aggregate (iteration 0, executed by the expert)."""
     n = len(demos)
-    if demos.episode_ids is None:
-        ids = torch.zeros(n, dtype=torch.int64)
-    else:
-        # renumber in order of first appearance, so ids are dense and rows keep order
-        _, inverse = torch.unique(demos.episode_ids, return_inverse=True)
-        first = torch.full((int(inverse.max()) + 1,), n, dtype=torch.int64)
-        first.scatter_reduce_(0, inverse, torch.arange(n), reduce="amin")
-        rank = torch.empty_like(first)
-        rank[torch.argsort(first)] = torch.arange(len(first))
-        ids = rank[inverse]
+    ids = torch.zeros(n, dtype=torch.int64)
+    if demos.episode_ids is not None:
+        ids = renumber(demos.episode_ids)
     extras = {
         "iteration": torch.zeros(n, dtype=torch.int64),
         "expert_acted": torch.ones(n, dtype=torch.int64),
     }
     return Demonstrations._from_validated(demos.observations, demos.actions, ids, None, extras)
+
+
+@check
+def renumber(ids: Int[Tensor, " N"]) -> Int[Tensor, " N"]:
+    """Episode ids as ``0..E-1`` in order of first appearance (rows keep their order,
+    rows of one episode keep one id)."""
+    _, inverse = torch.unique(ids, return_inverse=True)  # (N,) index of each row's id
+    first: Int[Tensor, " E"] = torch.full((int(inverse.max()) + 1,), len(ids), dtype=torch.int64)
+    first.scatter_reduce_(0, inverse, torch.arange(len(ids)), reduce="amin")  # first row
+    rank = torch.empty_like(first)
+    rank[torch.argsort(first)] = torch.arange(len(first))
+    out: Int[Tensor, " N"] = rank[inverse]
+    return out
 
 
 def _concat(old: Demonstrations, new: Demonstrations, fn: str) -> Demonstrations:
@@ -513,6 +522,17 @@ def _settings(
             argument="expert",
             expected="a callable, e.g. shapesafe.bc.experts.make_expert(env_id)",
             got=fmt_value(expert),
+        )
+    if hasattr(env, "num_envs"):
+        raise error(
+            UsageError,
+            "dagger() runs one environment (a vector env's sub-envs would share one "
+            "coin flip per step)",
+            function=fn,
+            argument="env",
+            expected="a single gymnasium env",
+            got=f"{type(env).__name__} with {env.num_envs} envs",
+            hint="pass gymnasium.make(env_id)",
         )
     _check_env(policy, env)
     whole_number(iterations, "iterations", fn, low=0 if demos is not None else 1)

@@ -220,7 +220,7 @@ def test_seeded_aggregation_counts() -> None:
 
 @given(st.lists(st.integers(-5, 5), min_size=1, max_size=30))
 def test_renumber_is_dense_in_order_of_first_appearance(ids: list[int]) -> None:
-    from shapesafe.bc._dagger import renumber
+    from shapesafe.bc._dagger_data import renumber
 
     order = list(dict.fromkeys(ids))  # the reference: ids by first appearance
     expected = [order.index(i) for i in ids]

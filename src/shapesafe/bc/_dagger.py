@@ -13,8 +13,9 @@ Retraining starts from the *same initial weights* every iteration by default (th
 learner is a function of the aggregated data alone, as in the paper's analysis, and a
 result does not depend on how the data arrived); ``warm_start=True`` continues from the
 previous iteration's weights instead (cheaper per step when the data barely changed).
-Checkpoint and resume live in ``_dagger_state``; β schedules and the mixture actor in
-``_dagger_mixture``.
+Checkpoint and resume live in ``_dagger_state``, β schedules and the mixture actor in
+``_dagger_mixture``, the aggregate's bookkeeping in ``_dagger_data``, argument checks in
+``_dagger_args``.
 """
 
 from __future__ import annotations
@@ -27,28 +28,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from jaxtyping import Int
-from torch import Tensor
 
-from shapesafe import check
-from shapesafe._format import error, fmt_shape, fmt_value
+from shapesafe._format import error, fmt_shape
+from shapesafe.bc._dagger_args import EVAL_SEED_OFFSET, Run, settings
+from shapesafe.bc._dagger_data import concat, episode_count, initial_data
 from shapesafe.bc._dagger_mixture import BetaArg, BetaMixture, beta_schedule
 from shapesafe.bc._dagger_state import DaggerState, load_state, save_state, state_path
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc._fit import fit
-from shapesafe.bc._validate import whole_number
 from shapesafe.bc.policies.base import Policy
-from shapesafe.errors import DataError, ShapeError, UsageError
+from shapesafe.errors import ShapeError
 
-__all__ = ["DaggerRecord", "DaggerResult", "dagger"]
-
-#: fit() arguments that dagger() sets itself (so they cannot go in ``fit_options``).
-_OWN = frozenset(
-    {"steps", "epochs", "batch_size", "lr", "seed", "progress", "checkpoint_dir", "resume"}
-    | {"resume_on_new_data", "distributed", "val_demos", "checkpoint_every"}
-)
-#: The evaluation episodes' seeds start this far above the collection seeds.
-EVAL_SEED_OFFSET = 1_000_000
+__all__ = ["EVAL_SEED_OFFSET", "DaggerRecord", "DaggerResult", "dagger"]
 
 
 @dataclass(frozen=True)
@@ -237,7 +228,7 @@ def dagger(
         ([1, 2], True)
     """
     fn = "dagger"
-    run = _settings(
+    run = settings(
         policy, expert, env, iterations, episodes_per_iteration, beta, demos, seed, steps,
         epochs, batch_size, lr, warm_start, fit_options, eval_episodes, eval_seed,
         deterministic, checkpoint_dir, resume,
@@ -254,14 +245,14 @@ def dagger(
     if bar is not None and state.records:
         bar.update(max(0, state.iteration))
     if not state.records and demos is not None:
-        state.data = _initial(demos, policy)
+        state.data = initial_data(demos)
         _train_and_record(run, state, 0, 1.0, state.data, collect_return=None)
         _checkpoint(path, run, state, schedule.description)
         _report(on_iteration, state)
     for i in range(state.iteration + 1 if state.records else 1, iterations + 1):
         b = schedule(i)
         new, ret = _collect(run, state, i, b)
-        state.data = new if state.data is None else _concat(state.data, new, fn)
+        state.data = new if state.data is None else concat(state.data, new, fn)
         _train_and_record(run, state, i, b, new, collect_return=ret)
         _checkpoint(path, run, state, schedule.description)
         _report(on_iteration, state)
@@ -280,40 +271,7 @@ def dagger(
 # ---------------------------------------------------------------- the loop's steps
 
 
-@dataclass
-class _Run:
-    """The validated settings of one dagger() call."""
-
-    policy: Policy
-    expert: Callable[[Any], Any]
-    env: Any
-    episodes: int
-    seed: int
-    fit_kwargs: dict[str, Any]
-    warm_start: bool
-    eval_episodes: int
-    eval_seed: int
-    deterministic: bool
-    initial_fingerprint: str | None
-
-    def signature(self, beta: str) -> dict[str, Any]:
-        """What a resume must share with the checkpoint."""
-        fit_kwargs = {k: repr(v) for k, v in sorted(self.fit_kwargs.items())}
-        return {
-            "policy": self.policy.config,
-            "episodes_per_iteration": self.episodes,
-            "beta": beta,
-            "seed": self.seed,
-            "fit": fit_kwargs,
-            "warm_start": self.warm_start,
-            "eval_episodes": self.eval_episodes,
-            "eval_seed": self.eval_seed,
-            "deterministic": self.deterministic,
-            "demos": self.initial_fingerprint,
-        }
-
-
-def _collect(run: _Run, state: DaggerState, i: int, beta: float) -> tuple[Demonstrations, float]:
+def _collect(run: Run, state: DaggerState, i: int, beta: float) -> tuple[Demonstrations, float]:
     """Iteration ``i``'s rollouts of the β-mixture, labelled by the expert."""
     mixture = BetaMixture(
         run.policy, run.expert, beta, seed=[run.seed, i], deterministic=run.deterministic
@@ -343,7 +301,7 @@ def _collect(run: _Run, state: DaggerState, i: int, beta: float) -> tuple[Demons
         raise AssertionError(f"{len(mixture.labels)} labels for {n} steps")
     labels = _labels(mixture.labels, run.env, r.demos.actions)
     assert r.demos.episode_ids is not None
-    offset = _episode_count(state.data)
+    offset = episode_count(state.data)
     acted = np.asarray(mixture.expert_acted, dtype=np.int64)
     new = Demonstrations(
         r.demos.observations,
@@ -374,7 +332,7 @@ def _labels(labels: list[Any], env: Any, executed: torch.Tensor) -> np.ndarray[A
 
 
 def _train_and_record(
-    run: _Run,
+    run: Run,
     state: DaggerState,
     i: int,
     beta: float,
@@ -415,242 +373,9 @@ def _report(on_iteration: Callable[[DaggerRecord], None] | None, state: DaggerSt
         on_iteration(DaggerRecord.from_dict(state.records[-1]))
 
 
-def _checkpoint(path: Path | None, run: _Run, state: DaggerState, beta: str) -> None:
+def _checkpoint(path: Path | None, run: Run, state: DaggerState, beta: str) -> None:
     if path is not None:
         save_state(path, run.policy, state, run.signature(beta))
-
-
-# ---------------------------------------------------------------- data
-
-
-def _episode_count(demos: Demonstrations | None) -> int:
-    if demos is None:
-        return 0
-    assert demos.episode_ids is not None
-    return int(demos.episode_ids.max()) + 1
-
-
-def _initial(demos: Demonstrations, policy: Policy) -> Demonstrations:
-    """The initial demonstrations with episodes renumbered 0..E-1 and the extras of
-    the aggregate (iteration 0, executed by the expert)."""
-    n = len(demos)
-    ids = torch.zeros(n, dtype=torch.int64)
-    if demos.episode_ids is not None:
-        ids = renumber(demos.episode_ids)
-    extras = {
-        "iteration": torch.zeros(n, dtype=torch.int64),
-        "expert_acted": torch.ones(n, dtype=torch.int64),
-    }
-    return Demonstrations._from_validated(demos.observations, demos.actions, ids, None, extras)
-
-
-@check
-def renumber(ids: Int[Tensor, " N"]) -> Int[Tensor, " N"]:
-    """Episode ids as ``0..E-1`` in order of first appearance (rows keep their order,
-    rows of one episode keep one id)."""
-    _, inverse = torch.unique(ids, return_inverse=True)  # (N,) index of each row's id
-    first: Int[Tensor, " E"] = torch.full((int(inverse.max()) + 1,), len(ids), dtype=torch.int64)
-    first.scatter_reduce_(0, inverse, torch.arange(len(ids)), reduce="amin")  # first row
-    rank = torch.empty_like(first)
-    rank[torch.argsort(first)] = torch.arange(len(first))
-    out: Int[Tensor, " N"] = rank[inverse]
-    return out
-
-
-def _concat(old: Demonstrations, new: Demonstrations, fn: str) -> Demonstrations:
-    for what in ("observations", "actions"):
-        a, b = getattr(old, what), getattr(new, what)
-        if a.shape[1:] != b.shape[1:] or a.dtype != b.dtype:
-            raise error(
-                DataError,
-                f"the collected {what} do not match those of the initial demonstrations",
-                function=fn,
-                argument="demos",
-                expected=f"{what} of shape (N, {', '.join(map(str, a.shape[1:]))}) {a.dtype}",
-                got=f"(N, {', '.join(map(str, b.shape[1:]))}) {b.dtype} from the env",
-                hint="pass demonstrations recorded in this env (e.g. with rollout())",
-            )
-    assert old.episode_ids is not None and new.episode_ids is not None
-    return Demonstrations._from_validated(
-        torch.cat([old.observations, new.observations]),
-        torch.cat([old.actions, new.actions]),
-        torch.cat([old.episode_ids, new.episode_ids]),
-        None,
-        {k: torch.cat([old.extras[k], new.extras[k]]) for k in old.extras},
-    )
-
-
-# ---------------------------------------------------------------- arguments
-
-
-def _settings(
-    policy: Any,
-    expert: Any,
-    env: Any,
-    iterations: Any,
-    episodes: Any,
-    beta: Any,
-    demos: Any,
-    seed: Any,
-    steps: Any,
-    epochs: Any,
-    batch_size: Any,
-    lr: Any,
-    warm_start: Any,
-    fit_options: Any,
-    eval_episodes: Any,
-    eval_seed: Any,
-    deterministic: Any,
-    checkpoint_dir: Any,
-    resume: Any,
-) -> _Run:
-    fn = "dagger"
-    if not isinstance(policy, Policy):
-        raise error(
-            UsageError,
-            "the learner must be a shapesafe Policy (dagger retrains it)",
-            function=fn,
-            argument="policy",
-            expected="a Policy, e.g. GaussianPolicy(obs_dim, act_dim)",
-            got=fmt_value(policy),
-        )
-    if not callable(expert):
-        raise error(
-            UsageError,
-            "the expert must be a callable obs -> action",
-            function=fn,
-            argument="expert",
-            expected="a callable, e.g. shapesafe.bc.experts.make_expert(env_id)",
-            got=fmt_value(expert),
-        )
-    if hasattr(env, "num_envs"):
-        raise error(
-            UsageError,
-            "dagger() runs one environment (a vector env's sub-envs would share one "
-            "coin flip per step)",
-            function=fn,
-            argument="env",
-            expected="a single gymnasium env",
-            got=f"{type(env).__name__} with {env.num_envs} envs",
-            hint="pass gymnasium.make(env_id)",
-        )
-    _check_env(policy, env)
-    whole_number(iterations, "iterations", fn, low=0 if demos is not None else 1)
-    whole_number(episodes, "episodes_per_iteration", fn)
-    whole_number(seed, "seed", fn, low=0, high=2**30)
-    whole_number(eval_episodes, "eval_episodes", fn)
-    if eval_seed is None:
-        eval_seed = seed + EVAL_SEED_OFFSET
-    whole_number(eval_seed, "eval_seed", fn, low=0, high=2**31 - 1 - eval_episodes)
-    if demos is not None and not isinstance(demos, Demonstrations):
-        raise error(
-            UsageError,
-            "`demos` must be Demonstrations",
-            function=fn,
-            argument="demos",
-            expected="Demonstrations (e.g. rollout(expert, env, episodes).demos)",
-            got=fmt_value(demos),
-        )
-    if demos is not None:
-        _check_demos(demos, env)
-    if resume and checkpoint_dir is None:
-        raise error(
-            UsageError,
-            "resume=True needs the checkpoint_dir to resume from",
-            function=fn,
-            argument="resume",
-            hint="pass checkpoint_dir= (the folder of the interrupted run)",
-        )
-    options = dict(fit_options or {})
-    clash = sorted(set(options) & _OWN)
-    if clash:
-        raise error(
-            UsageError,
-            f"fit_options sets {', '.join(map(repr, clash))}, which dagger() sets itself",
-            function=fn,
-            argument="fit_options",
-            got=", ".join(clash),
-            hint="pass steps/epochs/batch_size/lr/seed as dagger()'s own arguments",
-        )
-    if steps is None and epochs is None:
-        steps = 1000
-    fit_kwargs = {"steps": steps, "epochs": epochs, "batch_size": batch_size, "lr": lr, **options}
-    beta_schedule(beta, max(1, iterations))  # refuse a bad schedule before any work
-    return _Run(
-        policy=policy,
-        expert=expert,
-        env=env,
-        episodes=episodes,
-        seed=seed,
-        fit_kwargs=fit_kwargs,
-        warm_start=bool(warm_start),
-        eval_episodes=eval_episodes,
-        eval_seed=eval_seed,
-        deterministic=bool(deterministic),
-        initial_fingerprint=None if demos is None else demos.fingerprint(),
-    )
-
-
-def _check_env(policy: Policy, env: Any) -> None:
-    """Refuse an env whose spaces do not fit the learner, before any work is done."""
-    obs_shape = tuple(getattr(env.observation_space, "shape", None) or ())
-    space = env.action_space
-    n = getattr(space, "n", None)
-    spec = policy.act_spec
-    problems = []
-    if obs_shape != tuple(policy.obs_spec.shape):
-        problems.append(
-            (f"observations of shape {fmt_shape(policy.obs_spec.shape)}",
-             f"observation space of shape {fmt_shape(obs_shape)}")
-        )  # fmt: skip
-    if n is not None and spec.discrete != int(n):
-        problems.append((f"Discrete({spec.discrete})", f"Discrete({int(n)})"))
-    elif n is None and (spec.discrete is not None or tuple(space.shape) != spec.shape):
-        want = (
-            f"Discrete({spec.discrete})"
-            if spec.discrete
-            else f"actions of shape {fmt_shape(spec.shape)}"
-        )
-        problems.append((want, f"action space of shape {fmt_shape(tuple(space.shape))}"))
-    if problems:
-        expected, got = problems[0]
-        raise error(
-            ShapeError,
-            f"the env does not fit the learner {type(policy).__name__}",
-            function="dagger",
-            argument="env",
-            expected=expected,
-            got=got,
-            hint="build the learner from the env's spaces (ObsSpec/ActSpec), or wrap the env",
-        )
-
-
-def _check_demos(demos: Demonstrations, env: Any) -> None:
-    """Initial demonstrations must look like what the env will add (same rows)."""
-    discrete = getattr(env.action_space, "n", None) is not None
-    obs = tuple(getattr(env.observation_space, "shape", None) or ())
-    act = () if discrete else tuple(env.action_space.shape)
-    want = f"observations (N, {', '.join(map(str, obs))}) and " + (
-        "int64 actions (N,)" if discrete else f"float actions (N, {', '.join(map(str, act))})"
-    )
-    ok = (
-        demos.obs_shape == obs
-        and demos.act_shape == act
-        and demos.actions.is_floating_point() != discrete
-        and demos.observations.dtype == torch.float32
-    )
-    if not ok:
-        kind = "int64" if not demos.actions.is_floating_point() else str(demos.actions.dtype)
-        raise error(
-            DataError,
-            "the initial demonstrations do not match the env's spaces",
-            function="dagger",
-            argument="demos",
-            expected=want,
-            got=f"observations {fmt_shape((len(demos), *demos.obs_shape))} and "
-            f"{kind.replace('torch.', '')} actions {fmt_shape((len(demos), *demos.act_shape))}",
-            hint="pass demonstrations recorded in this env (e.g. with rollout())",
-        )
 
 
 def _bar(total: int, progress: bool) -> Any:

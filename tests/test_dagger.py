@@ -270,14 +270,16 @@ def obstacle_expert(obs: Any) -> np.ndarray:
     return _OBSTACLE_EXPERT(obs)
 
 
-def _run(out: Path, iterations: int, resume: bool = False, seed: int = 0) -> Any:
+def _run(
+    out: Path, iterations: int, resume: bool = False, seed: int = 0, warm: bool = False
+) -> Any:
     torch.manual_seed(0)
     policy = GaussianPolicy(2, 2, hidden=(16,))
     return dagger(
         policy, obstacle_expert, ObstacleEnv(), iterations=iterations,
         episodes_per_iteration=2, beta="exponential", demos=_obstacle_demos(), seed=seed,
         steps=30, eval_episodes=3, deterministic=False, checkpoint_dir=out, resume=resume,
-        progress=False,
+        warm_start=warm, progress=False,
     )  # fmt: skip
 
 
@@ -285,11 +287,12 @@ def _obstacle_demos() -> Demonstrations:
     return rollout(ObstacleExpert(seed=1), ObstacleEnv(), 2, seed=100).demos
 
 
-def test_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
-    whole = _run(tmp_path / "a", 3)
-    _run(tmp_path / "b", 1)  # "interrupted" after iteration 1
+@pytest.mark.parametrize("warm", [False, True])
+def test_resume_equals_an_uninterrupted_run(tmp_path: Path, warm: bool) -> None:
+    whole = _run(tmp_path / "a", 3, warm=warm)
+    _run(tmp_path / "b", 1, warm=warm)  # "interrupted" after iteration 1
     torch.manual_seed(123)  # a resume does not depend on the caller's RNG state
-    resumed = _run(tmp_path / "b", 3, resume=True)
+    resumed = _run(tmp_path / "b", 3, resume=True, warm=warm)
     assert resumed.resumed_from == 1
     assert [r.episodes for r in whole.records] == [2, 2, 2, 2]
     assert [r.to_dict() for r in resumed.records] == [r.to_dict() for r in whole.records]
@@ -298,6 +301,13 @@ def test_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     assert whole.demos is not None and resumed.demos is not None
     assert torch.equal(whole.demos.observations, resumed.demos.observations)
     assert torch.equal(whole.demos.episode_ids, resumed.demos.episode_ids)  # type: ignore[arg-type]
+
+
+def test_warm_start_continues_from_the_last_weights(tmp_path: Path) -> None:
+    cold, warm = _run(tmp_path / "c", 2), _run(tmp_path / "w", 2, warm=True)
+    # iteration 0 is the same fit from the same weights; later ones start elsewhere
+    assert cold.records[0].to_dict() == warm.records[0].to_dict()
+    assert cold.records[2].train_loss != warm.records[2].train_loss
 
 
 def test_checkpoint_rebuilds_the_learner(tmp_path: Path) -> None:
@@ -387,3 +397,23 @@ def test_dagger_learner_improves_over_its_bc_start() -> None:
     assert first.mean_return < 100
     assert last.mean_return > first.mean_return + 200
     assert last.expert_labels < 500  # fewer labels than one expert episode
+
+
+def test_the_study_script_writes_its_plots_and_numbers(tmp_path: Path) -> None:
+    import json
+    import runpy
+    import sys
+
+    script = Path(__file__).parent.parent / "examples" / "dagger_study.py"
+    argv = ["dagger_study.py", "--env", "CartPole-v1", "--quick", "--out", str(tmp_path)]
+    old, sys.argv = sys.argv, argv
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = old
+    results = json.loads((tmp_path / "cartpole_v1.json").read_text())
+    assert results["expert_return"] == 500.0
+    assert [r["labels"] for r in results["bc"]] == [20, 50]
+    assert [r["iteration"] for r in results["dagger"][0]] == [0, 1]
+    for name in ("return_vs_labels", "state_distance"):
+        assert (tmp_path / f"cartpole_v1_{name}.png").stat().st_size > 10_000

@@ -10,7 +10,7 @@ import pytest
 
 from shapesafe.bc.tasks import ObstacleEnv, ObstacleExpert
 from shapesafe.cli import _compare_plots, main
-from shapesafe.cli.compare import TASKS, compare, markdown
+from shapesafe.cli.compare import TASKS, Recipe, compare, markdown, train
 
 
 @pytest.fixture
@@ -74,6 +74,33 @@ def test_the_expert_row_matches_a_direct_evaluation() -> None:
     assert demos.episode_ids is not None and int(demos.episode_ids.max()) == 2  # 3 episodes
     table = markdown(rows)
     assert table.splitlines()[0].startswith("| kind | success (sampled)")
+
+
+@pytest.mark.values
+def test_a_finetune_recipe_is_a_second_fit_at_the_lower_rate() -> None:
+    import torch
+
+    from shapesafe.bc import DeterministicPolicy, fit
+    from shapesafe.bc.tasks import obstacle_demonstrations
+
+    demos = obstacle_demonstrations(3, seed=0)
+    recipe = Recipe({"hidden": (8,)}, steps=6, lr=1e-2, batch_size=16, finetune=(4, 1e-3))
+    policy, seconds = train("deterministic", recipe, demos, seed=3)
+    assert seconds > 0
+    # The reference: the same two fits by hand (seeds 3 and 4, a fresh Adam each).
+    torch.manual_seed(3)
+    ref = DeterministicPolicy(obs_dim=2, act_dim=2, hidden=(8,))
+    fit(ref, demos, steps=6, batch_size=16, lr=1e-2, seed=3, progress=False)
+    fit(ref, demos, steps=4, batch_size=16, lr=1e-3, seed=4, progress=False)
+    for got, want in zip(policy.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    # --steps overrides the recipe: one fit, no finetune.
+    quick, _ = train("deterministic", recipe, demos, seed=3, steps=6)
+    torch.manual_seed(3)
+    once = DeterministicPolicy(obs_dim=2, act_dim=2, hidden=(8,))
+    fit(once, demos, steps=6, batch_size=16, lr=1e-2, seed=3, progress=False)
+    for got, want in zip(quick.parameters(), once.parameters(), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
 def test_diffusion_sweep_rows_and_default_restored() -> None:

@@ -12,7 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shapesafe import UsageError
-from shapesafe.bc import DeterministicPolicy, GaussianPolicy, evaluate_in_env, fit
+from shapesafe.bc import (
+    DeterministicPolicy,
+    GaussianPolicy,
+    evaluate_in_env,
+    fit,
+    history_windows,
+)
 from shapesafe.bc.tasks import (
     HiddenVelocityEnv,
     HiddenVelocityExpert,
@@ -74,18 +80,66 @@ def test_obstacle_step_clips_the_action_and_moves_by_dt(x: float, y: float) -> N
     assert np.isfinite(reward)
 
 
-@given(data=st.lists(st.tuples(floats, floats), min_size=2, max_size=12))
+@given(
+    data=st.lists(st.tuples(floats, floats), min_size=2, max_size=12),
+    seed=st.integers(0, 2**31 - 1),
+    initial_velocity=st.sampled_from([0.0, 0.5, 1.0]),
+)
 def test_hidden_velocity_is_the_difference_of_two_observations(
-    data: list[tuple[float, float]],
+    data: list[tuple[float, float]], seed: int, initial_velocity: float
 ) -> None:
-    env = HiddenVelocityEnv()
-    prev, _ = env.reset(seed=1)
+    env = HiddenVelocityEnv(initial_velocity=initial_velocity)
+    prev, _ = env.reset(seed=seed)
     for a in data:
         obs, reward, *_ = env.step(np.array(a, np.float32))
         # The velocity is exactly recoverable from two frames (what a history policy uses).
         np.testing.assert_allclose((obs - prev) / hv.DT, env.velocity, atol=1e-4)
         assert reward == pytest.approx(-np.linalg.norm(env.position))
         prev = obs
+
+
+@given(seed=st.integers(0, 2**31 - 1))
+def test_hidden_velocity_episodes_start_at_rest_by_default(seed: int) -> None:
+    env = HiddenVelocityEnv()
+    obs, _ = env.reset(seed=seed)
+    # At rest: a window padded with the first observation reads velocity 0, the truth.
+    np.testing.assert_array_equal(env.velocity, [0.0, 0.0])
+    np.testing.assert_array_equal(env.state[:2], env.position)
+    assert np.all(np.abs(env.position) <= 1.0)
+    np.testing.assert_array_equal(obs, env.position.astype(np.float32))
+
+
+def test_hidden_velocity_initial_velocity_draws_the_old_start() -> None:
+    # initial_velocity=s: uniform in [-s, s]^2; the position is drawn as at rest.
+    at_rest, moving = HiddenVelocityEnv(), HiddenVelocityEnv(initial_velocity=0.5)
+    velocities = []
+    for seed in range(200):
+        a, _ = at_rest.reset(seed=seed)
+        b, _ = moving.reset(seed=seed)
+        np.testing.assert_array_equal(a, b)
+        velocities.append(moving.velocity)
+    v = np.array(velocities)
+    assert np.all(np.abs(v) <= 0.5) and np.all(v != 0.0)
+    assert v.min() < -0.45 and v.max() > 0.45
+    env = gym.make("shapesafe/HiddenVelocity-v0", initial_velocity=1.0).unwrapped
+    assert isinstance(env, HiddenVelocityEnv) and env.initial_velocity == 1.0
+
+
+@pytest.mark.parametrize("initial_velocity", [0.0, 1.0])
+def test_two_frames_padded_at_the_start_give_the_expert_back(initial_velocity: float) -> None:
+    # The expert's law on the velocity read from a 2-frame window (the frame stack's
+    # padding: the first observation repeated) equals its action at every step when
+    # episodes start at rest -- so a history policy can match the expert exactly. With
+    # a moving start only each episode's first step differs (it is blind).
+    demos = hidden_velocity_demonstrations(20, seed=3, noise=0.0, initial_velocity=initial_velocity)
+    windows, mask = history_windows(demos, 2)
+    x = windows[:, 1].double()
+    v = (windows[:, 1] - windows[:, 0]).double() / hv.DT
+    law = (-HiddenVelocityExpert.KP * x - HiddenVelocityExpert.KD * v).clamp(-1.0, 1.0)
+    close = torch.isclose(law, demos.actions.double(), atol=1e-3).all(dim=1)
+    first = ~mask[:, 0]
+    assert bool(close[~first].all())
+    assert bool(close[first].all()) is (initial_velocity == 0.0)
 
 
 @given(
@@ -176,6 +230,12 @@ def test_bad_arguments_are_usage_errors() -> None:
     with pytest.raises(UsageError) as info:
         hidden_velocity_demonstrations(3, seed=-1)
     assert info.value.argument == "seed"
+    for bad in (-0.1, float("nan"), float("inf"), True, "fast"):
+        with pytest.raises(UsageError) as info:
+            HiddenVelocityEnv(initial_velocity=bad)  # type: ignore[arg-type]
+        assert info.value.function == "HiddenVelocityEnv"
+        assert info.value.argument == "initial_velocity"
+        assert "finite number >= 0" in str(info.value)
     with pytest.raises(UsageError) as info:
         ObstacleEnv(max_steps=0)
     assert info.value.function == "ObstacleEnv"

@@ -7,17 +7,27 @@ there, so a one-step policy learns an average -- a spring without a damper -- an
 oscillates round the target. Two consecutive positions give the velocity back
 (``v_t = (x_t - x_{t-1}) / dt`` exactly, see :class:`HiddenVelocityEnv`), so a policy
 that sees the last few observations (frame stack, recurrent) can match the expert.
+
+Episodes start at rest by default, so that the velocity is recoverable from the first
+step on: a frame stack pads an episode's start by repeating its first observation,
+which reads as velocity 0 -- the truth. With ``initial_velocity > 0`` the first step
+is blind for any policy (nothing observed shows the initial velocity), which puts a
+floor under every history policy's cost -- about 1.04x the expert's at
+``initial_velocity=1`` (see ``benchmarks/bench_history.py``).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
+from shapesafe._format import error, fmt_value
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc._validate import whole_number
+from shapesafe.errors import UsageError
 
 __all__ = ["HiddenVelocityEnv", "HiddenVelocityExpert", "hidden_velocity_demonstrations"]
 
@@ -32,7 +42,10 @@ SUCCESS_RADIUS = 0.1
 class HiddenVelocityEnv(gym.Env[np.ndarray, np.ndarray]):
     """Bring a 2D point mass to rest at the origin, seeing only its position.
 
-    - state: position and velocity, each drawn uniformly from ``[-1, 1]^2`` at reset.
+    - state: position and velocity. At reset the position is drawn uniformly from
+      ``[-1, 1]^2`` and the point is at rest; ``initial_velocity=s > 0`` draws the
+      velocity uniformly from ``[-s, s]^2`` instead (a harder task: no policy can see
+      the velocity at the first step, so none can match the expert there).
     - observation: the position only, float32, shape (2,); the velocity is hidden.
     - action: an acceleration in ``[-1, 1]^2`` (clipped), scaled by 2; per step of
       ``dt = 0.1``: ``v += dt * 2 * a`` then ``x += dt * v`` (so the velocity is
@@ -50,8 +63,9 @@ class HiddenVelocityEnv(gym.Env[np.ndarray, np.ndarray]):
 
     metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012 (gymnasium's API)
 
-    def __init__(self, max_steps: int = MAX_STEPS) -> None:
+    def __init__(self, max_steps: int = MAX_STEPS, initial_velocity: float = 0.0) -> None:
         self.max_steps = whole_number(max_steps, "max_steps", "HiddenVelocityEnv")
+        self.initial_velocity = _speed(initial_velocity)
         self.observation_space = gym.spaces.Box(-10.0, 10.0, shape=(2,), dtype=np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         self.position = np.zeros(2)
@@ -71,7 +85,8 @@ class HiddenVelocityEnv(gym.Env[np.ndarray, np.ndarray]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self.position = self.np_random.uniform(-1.0, 1.0, size=2)
-        self.velocity = self.np_random.uniform(-1.0, 1.0, size=2)
+        s = self.initial_velocity
+        self.velocity = self.np_random.uniform(-s, s, size=2) if s > 0 else np.zeros(2)
         self._steps = 0
         return self._obs(), {"is_success": False}
 
@@ -84,6 +99,26 @@ class HiddenVelocityEnv(gym.Env[np.ndarray, np.ndarray]):
         truncated = self._steps >= self.max_steps
         success = truncated and dist < SUCCESS_RADIUS
         return self._obs(), -dist, False, truncated, {"is_success": success}
+
+
+def _speed(value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise error(
+            UsageError,
+            "the initial velocity is drawn from [-initial_velocity, initial_velocity]^2",
+            function="HiddenVelocityEnv",
+            argument="initial_velocity",
+            expected="a finite number >= 0",
+            got=fmt_value(value),
+            hint="0 (the default) starts every episode at rest; 1 draws the velocity "
+            "from [-1, 1]^2",
+        )
+    return float(value)
 
 
 class HiddenVelocityExpert:
@@ -119,11 +154,12 @@ class HiddenVelocityExpert:
 
 
 def hidden_velocity_demonstrations(
-    episodes: int = 200, seed: int = 0, noise: float = 0.1
+    episodes: int = 200, seed: int = 0, noise: float = 0.1, initial_velocity: float = 0.0
 ) -> Demonstrations:
     """Expert demonstrations on :class:`HiddenVelocityEnv`: ``episodes`` episodes of 50
     steps (episode ``i`` from ``env.reset(seed=seed + i)``), with ``episode_ids`` and
-    per-step ``rewards`` in ``extras``. ``noise`` is the expert's action noise.
+    per-step ``rewards`` in ``extras``. ``noise`` is the expert's action noise;
+    ``initial_velocity`` is the env's (0: episodes start at rest).
 
     Examples:
         >>> from shapesafe.bc.tasks import hidden_velocity_demonstrations
@@ -134,5 +170,5 @@ def hidden_velocity_demonstrations(
     from shapesafe.bc._rollout import rollout
 
     whole_number(seed, "seed", "hidden_velocity_demonstrations", low=0, high=2**31 - 1)
-    env = HiddenVelocityEnv()
+    env = HiddenVelocityEnv(initial_velocity=initial_velocity)
     return rollout(HiddenVelocityExpert(env, noise=noise, seed=seed), env, episodes, seed).demos

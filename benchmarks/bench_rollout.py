@@ -162,13 +162,20 @@ def _print(title: str, times: dict[str, list[float]], steps: int) -> float:
             f"  {name:<28} {t.min() * 1e3:9.1f} {steps / t.min():12.0f} {np.median(base / t):17.2f}"
         )
     ratio = float(np.median(base / np.array(times["rollout"])))
-    print(f"  rollout / bare loop steps per second: {ratio:.2f} (target >= {TARGET})")
+    best = base.min() / min(times["rollout"])
+    print(
+        f"  rollout / bare loop steps per second: median {ratio:.2f}, best rounds "
+        f"{best:.2f} (target >= {TARGET})"
+    )
     return ratio
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--episodes", type=int, default=20)
+    # 50 CartPole episodes (~10 steps each with an untrained policy) amortise rollout's
+    # fixed cost per call (checks, eval mode, building Demonstrations: ~0.5 ms) the way a
+    # real evaluation of 100 episodes does.
+    parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=21)
     args = parser.parse_args()
     torch.set_num_threads(1)

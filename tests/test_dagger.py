@@ -136,6 +136,14 @@ def test_mixture_calls_a_policy_learner_deterministically() -> None:
     assert mix.expert_acted == [False]
 
 
+def test_a_trained_policy_can_be_the_expert() -> None:
+    teacher = _learner(seed=3)
+    result = _call(expert=teacher, iterations=2)
+    obs = result.demos.observations
+    expected = teacher.act(obs.numpy(), deterministic=True)
+    np.testing.assert_allclose(result.demos.actions.numpy(), expected, rtol=1e-6)
+
+
 def test_mixture_refuses_non_callables_and_bad_beta() -> None:
     with pytest.raises(UsageError) as info:
         BetaMixture(counter_expert, "expert", 0.5)  # type: ignore[arg-type]

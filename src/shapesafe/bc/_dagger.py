@@ -177,9 +177,10 @@ def dagger(
     Args:
         policy: the learner (a :class:`Policy` matching the env's spaces).
         expert: any callable ``obs -> action`` in the env's action format -- a scripted
-            expert (:func:`shapesafe.bc.experts.make_expert`), a trained policy's
-            ``act``, a human labelling tool. Its ``reset()`` is called at episode
-            starts when it has one. It is asked about every visited state.
+            expert (:func:`shapesafe.bc.experts.make_expert`), a trained
+            :class:`Policy` (labelling with its most likely action), a human labelling
+            tool. Its ``reset()`` is called at episode starts when it has one. It is
+            asked about every visited state.
         env: a gymnasium environment.
         iterations: DAgger iterations after iteration 0.
         episodes_per_iteration: episodes collected per iteration.

@@ -161,7 +161,8 @@ class BetaMixture:
     Args:
         learner: a :class:`Policy` (acting through ``act``) or a callable obs -> action.
         expert: a callable obs -> action (``reset()`` is called at episode starts when
-            it has one).
+            it has one), or a trained :class:`Policy` (labelling with its most likely
+            action).
         beta: probability of executing the expert's action, in ``[0, 1]``.
         seed: seed of the coin flips.
         deterministic: a Policy learner acts with its most likely action.
@@ -209,7 +210,10 @@ class BetaMixture:
                 reset()
 
     def __call__(self, obs: Any) -> Any:
-        label = np.asarray(self.expert(obs))
+        if isinstance(self.expert, Policy):  # a trained policy as the expert: its best action
+            label = self.expert.act(obs, deterministic=True)
+        else:
+            label = np.asarray(self.expert(obs))
         if isinstance(self.learner, Policy):
             mine = self.learner.act(obs, deterministic=self.deterministic)
         else:

@@ -228,3 +228,29 @@ def test_a_non_callable_policy_is_a_usage_error() -> None:
         rollout("gaussian", ObstacleEnv(), 1)  # type: ignore[arg-type]
     assert (info.value.function, info.value.argument) == ("rollout", "policy")
     assert "callable" in str(info.value)
+
+
+def test_a_goal_conditioned_policy_is_refused_with_the_way_out() -> None:
+    policy = DeterministicPolicy(obs_dim=2, act_dim=2, hidden=(8,), goal_dim=2)
+    with pytest.raises(UsageError) as info:
+        rollout(policy, ObstacleEnv(), 1)
+    err = info.value
+    assert (err.function, err.argument) == ("rollout", "policy")
+    assert "goal-conditioned, and the env gives no goals" in str(err)
+    goal = np.array([0.0, 1.0], np.float32)
+    r = rollout(lambda obs: policy.act(obs, goal=goal), ObstacleEnv(), 2)  # the way out
+    assert r.episodes == 2
+
+
+def test_a_policy_that_overrides_act_is_honoured() -> None:
+    class Braking(DeterministicPolicy):
+        def act(self, obs: Any, *, deterministic: bool = False, goal: Any = None) -> Any:
+            assert isinstance(obs, torch.Tensor) and obs.shape == (1, 2)
+            return np.zeros((len(obs), 2), np.float32)
+
+    r = rollout(Braking(obs_dim=2, act_dim=2, hidden=(8,)), ObstacleEnv(max_steps=5), 2)
+    np.testing.assert_array_equal(r.demos.actions.numpy(), np.zeros((10, 2)))
+    ids = r.demos.episode_ids
+    assert ids is not None
+    firsts = r.demos.observations.numpy()[[0, 5]]
+    np.testing.assert_array_equal(r.final_observations, firsts)  # zero actions: no motion

@@ -2926,3 +2926,16 @@ GOAL_CASES = _goal_cases()
 def test_goal_message_wording(case: str) -> None:
     call, cls, expected = GOAL_CASES[case]
     assert _message(call, cls) == (expected() if callable(expected) else expected)
+
+
+def test_hidden_velocity_env_wording() -> None:
+    from shapesafe.bc.tasks import HiddenVelocityEnv
+
+    assert _message(lambda: HiddenVelocityEnv(initial_velocity=-0.5), UsageError) == (
+        "HiddenVelocityEnv(): argument `initial_velocity`: the initial velocity is drawn "
+        "from [-initial_velocity, initial_velocity]^2\n"
+        "  expected: a finite number >= 0\n"
+        "  got: the float -0.5\n"
+        "  hint: 0 (the default) starts every episode at rest; 1 draws the velocity from "
+        "[-1, 1]^2"
+    )

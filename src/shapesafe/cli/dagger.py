@@ -41,10 +41,11 @@ def add_parser(sub: Any) -> None:
             "registered expert, label every visited state with the expert's action,\n"
             "aggregate and retrain. Prints one row per iteration; writes the checkpoint\n"
             "(dagger.pt, after every iteration) and the records (records.json) into --out.\n"
-            "% expert is (R - R_random) / (R_expert - R_random) on the same seeded episodes.\n\n"
-            "example:\n"
-            "  shapesafe dagger --env Pendulum-v1 --demos 1 --iterations 5 "
-            "--episodes-per-iteration 1"
+            "% expert is (R - R_random) / (R_expert - R_random) on the same seeded episodes\n"
+            "(0%: uniformly random actions, 100%: the expert).\n\n"
+            "example (20 expert labels to start from, then the learner acts):\n"
+            "  shapesafe dagger --env CartPole-v1 --demos 1 --demo-steps 20 --iterations 3 \\\n"
+            "      --episodes-per-iteration 1 --beta 0"
         ),
         formatter_class=Formatter,
     )

@@ -254,3 +254,20 @@ def test_a_policy_that_overrides_act_is_honoured() -> None:
     assert ids is not None
     firsts = r.demos.observations.numpy()[[0, 5]]
     np.testing.assert_array_equal(r.final_observations, firsts)  # zero actions: no motion
+
+
+def test_an_env_without_array_observations_is_refused() -> None:
+    class DictEnv(gym.Env[Any, Any]):
+        observation_space = gym.spaces.Dict(
+            {"observation": gym.spaces.Box(-1, 1, (2,)), "goal": gym.spaces.Box(-1, 1, (2,))}
+        )
+        action_space = gym.spaces.Box(-1, 1, (2,))
+
+    with pytest.raises(UsageError) as info:
+        rollout(ObstacleExpert(), DictEnv(), 1)
+    err = info.value
+    assert (err.function, err.argument, err.got) == ("rollout", "env", "Dict")
+    assert "a Dict with keys ['goal', 'observation']" in str(err)
+    assert "FlattenObservation" in str(err.hint)
+    flat = gym.wrappers.FlattenObservation(DictEnv())
+    assert flat.observation_space.shape == (4,)  # what the hint leads to

@@ -131,6 +131,20 @@ def make_actor(
 ) -> Actor:
     """An :class:`Actor` for ``policy`` (a :class:`Policy` or a callable), checked against
     the (single-env) spaces first."""
+    if getattr(observation_space, "shape", None) is None:  # Dict, Tuple, Graph, ...
+        keys = getattr(observation_space, "spaces", None)
+        what = f" with keys {sorted(keys)}" if isinstance(keys, dict) else ""
+        raise error(
+            UsageError,
+            f"rollout records observations as arrays, and this env's observations are a "
+            f"{type(observation_space).__name__}{what}",
+            function=function,
+            argument="env",
+            expected="an observation space with a shape (e.g. Box)",
+            got=type(observation_space).__name__,
+            hint="flatten it with gymnasium.wrappers.FlattenObservation(env), or keep the "
+            "part the policy reads with a wrapper",
+        )
     if isinstance(policy, Policy):
         check_spaces(policy, observation_space, action_space, function)
         return _policy_actor(policy, deterministic, function)

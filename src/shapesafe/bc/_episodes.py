@@ -61,6 +61,8 @@ class Rollouts:
 def collect_single(
     actor: Actor, env: Any, episodes: int, seed: int, bar: Any, function: str
 ) -> Rollouts:
+    """Episode ``i`` from ``env.reset(seed=seed + i)``, one after another, in a plain
+    (single) gymnasium env; ``bar`` is a tqdm bar or ``None``."""
     space = env.action_space
     batched = actor.batched
     to_env = action_converter(space, None, function)

@@ -96,18 +96,26 @@ def evaluating(*modules: nn.Module, grad: GradMode = "no_grad") -> Iterator[None
     flags: list[tuple[nn.Module, bool]] = [
         (sub, sub.training) for m in modules for sub in m.modules()
     ]
+    # Already all in eval mode (a policy acting step after step): nothing to flip or
+    # restore. This is the hot path of Policy.act, where module.eval() and restoring
+    # every flag through nn.Module.__setattr__ cost more than a small MLP's forward.
+    training = any(flag for _, flag in flags)
     with ExitStack() as stack:
         try:
-            for m in modules:
-                m.eval()
+            if training:
+                for m in modules:
+                    m.eval()
             if grad == "no_grad":
                 stack.enter_context(torch.no_grad())
             elif grad == "inference":
                 stack.enter_context(torch.inference_mode())
             yield
         finally:
-            for sub, flag in flags:
-                sub.training = flag
+            if training or any(sub.training for sub, _ in flags):
+                for sub, flag in flags:
+                    # a plain attribute: object.__setattr__ skips nn.Module's slow
+                    # parameter/buffer/submodule dispatch
+                    object.__setattr__(sub, "training", flag)
 
 
 # --------------------------------------------------------------------------------------

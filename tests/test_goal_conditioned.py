@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from shapesafe.bc import (
     ActSpec,
     Batch,
+    CategoricalPolicy,
     CVAEPolicy,
     Demonstrations,
     DeterministicPolicy,
@@ -105,6 +106,42 @@ def test_equals_the_same_family_on_concatenated_inputs(
         torch.manual_seed(seed)
         theirs = plain.loss(Batch(x, a))
     torch.testing.assert_close(mine, theirs)
+
+
+@pytest.mark.values
+@settings(max_examples=10, deadline=None)
+@given(batch=st.integers(1, 5), obs=dims, goal=dims, n=st.integers(2, 4), seed=st.integers(0, 99))
+def test_categorical_with_goals_equals_it_on_concatenated_inputs(
+    batch: int, obs: int, goal: int, n: int, seed: int
+) -> None:
+    torch.manual_seed(seed)
+    conditioned = CategoricalPolicy(obs, n, hidden=(8,), goal_dim=goal)
+    plain = CategoricalPolicy(obs + goal, n, hidden=(8,))
+    plain.load_state_dict(conditioned.state_dict())
+    o, g = torch.randn(batch, obs), torch.randn(batch, goal)
+    x = torch.cat([o, g], dim=-1)
+    mask = torch.ones(batch, n, dtype=torch.bool)
+    mask[:, 0] = False  # the masked path takes the goals too
+    with torch.no_grad():
+        torch.testing.assert_close(conditioned.logits(o, goals=g), plain.logits(x))
+        assert torch.equal(
+            conditioned.predict(o, g, action_mask=mask), plain.predict(x, action_mask=mask)
+        )
+        a = plain.predict(x)
+        torch.testing.assert_close(conditioned.loss(Batch(o, a, goals=g)), plain.loss(Batch(x, a)))
+    acted = conditioned.act(o.numpy(), goal=g.numpy(), action_mask=mask.numpy())
+    assert acted.shape == (batch,) and (acted != 0).all()
+    assert conditioned.act(o[0].numpy(), goal=g[0].numpy(), deterministic=True).shape == ()
+    with pytest.raises(ShapeError, match="no goal was given"):
+        conditioned.act(o.numpy(), action_mask=mask.numpy())
+
+
+def test_a_policy_without_goal_dim_ignores_the_goals_of_its_training_data() -> None:
+    """A goal-blind baseline trains on the same goal-carrying data."""
+    demos = _reaching(64)
+    policy = GaussianPolicy(2, 2, hidden=(8,))
+    result = fit(policy, demos, steps=3, batch_size=16, progress=False)
+    assert result.total_steps == 3 and all(np.isfinite(result.train_loss))
 
 
 def test_without_goal_dim_the_config_and_spec_are_unchanged() -> None:

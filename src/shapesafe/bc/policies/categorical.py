@@ -72,13 +72,14 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
         *,
         hidden: Sequence[int] = (64, 64),
         activation: str = "relu",
+        goal_dim: int = 0,
     ) -> None:
         with add_context("CategoricalPolicy"):
             n_actions = positive_int(n_actions, "n_actions")  # named as the user wrote it
-        super().__init__(obs_dim, n_actions, hidden, activation)
+        super().__init__(obs_dim, n_actions, hidden, activation, goal_dim)
         self.n_actions = self.act_dim
         self.act_spec = ActSpec((), torch.int64, discrete=self.n_actions)
-        self.net = mlp(self.obs_dim, self.n_actions, self._hidden, activation)
+        self.net = mlp(self.in_dim, self.n_actions, self._hidden, activation)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -86,8 +87,9 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
         return config
 
     def spec_hint(self, what: str, shape: tuple[int, ...]) -> str | None:
-        if what == "observations" and len(shape) == 1:
-            return f"build the policy with obs_dim={shape[0]}"
+        if what in ("observations", "goals") and len(shape) == 1:
+            name = "obs_dim" if what == "observations" else "goal_dim"
+            return f"build the policy with {name}={shape[0]}"
         return None
 
     @classmethod
@@ -125,11 +127,13 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
         self,
         obs: Float[Tensor, "batch obs"],
         action_mask: Bool[Tensor, "batch n_actions"] | None = None,
+        goals: Float[Tensor, "batch goal"] | None = None,
     ) -> Float[Tensor, "batch n_actions"]:
-        """The action logits; masked (illegal) actions get ``-inf``."""
+        """The action logits; masked (illegal) actions get ``-inf``. ``goals`` are
+        required exactly when the policy has a ``goal_dim``."""
         if STATE.enabled and obs.shape[1] != self.obs_dim:
             raise self._obs_size_error(obs) from None
-        out = self._run_net(obs, "logits", "obs")
+        out = self._run_net(self._inputs(obs, goals, "logits"), "logits", "obs")
         if action_mask is None:
             return out
         return out.masked_fill(~action_mask, -torch.inf)
@@ -139,35 +143,39 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
         self,
         obs: Float[Tensor, "batch obs"],
         action_mask: Tensor | None = None,
+        goals: Float[Tensor, "batch goal"] | None = None,
     ) -> Dist[Categorical, "batch", ""]:
         """The action distribution, a checked :class:`~shapesafe.distributions.Categorical`
         (``probs`` exactly 0 where ``action_mask`` is False)."""
         mask = None if action_mask is None else self._mask(action_mask, len(obs), "forward")
-        return Categorical(logits=self.logits(obs, mask))
+        return Categorical(logits=self.logits(obs, mask, self._check_goals(goals, "forward")))
 
     def predict(
         self,
         obs: Float[Tensor, "batch obs"],
-        goals: Tensor | None = None,
+        goals: Float[Tensor, "batch goal"] | None = None,
         *,
         action_mask: Tensor | None = None,
     ) -> Int[Tensor, " batch"]:
         """The most likely (legal) action of each row."""
         if STATE.enabled:
             self.check_obs(obs, "predict")
+        goals = self._check_goals(goals, "predict")
         mask = None if action_mask is None else self._mask(action_mask, len(obs), "predict")
-        return self.logits(obs, mask).argmax(-1)
+        return self.logits(obs, mask, goals).argmax(-1)
 
     def predict_batch(self, batch: Batch) -> Tensor:
-        """:meth:`predict` on a batch's observations, under its ``action_mask`` extra if
-        it has one (so ``evaluate``'s accuracy counts legal choices only)."""
+        """:meth:`predict` on a batch's observations (and goals), under its
+        ``action_mask`` extra if it has one (so ``evaluate``'s accuracy counts legal
+        choices only)."""
         mask = batch.extras.get(ACTION_MASK)
-        return self.predict(batch.observations, action_mask=mask)
+        goals = batch.goals if self.goal_spec is not None else None
+        return self.predict(batch.observations, goals, action_mask=mask)
 
     def _sample(
         self, obs: Tensor, goals: Tensor | None, action_mask: Tensor | None = None
     ) -> Tensor:
-        probs = torch.softmax(self.logits(obs, action_mask), -1)
+        probs = torch.softmax(self.logits(obs, action_mask, goals), -1)
         return torch.multinomial(probs, 1).squeeze(-1)
 
     def act(
@@ -186,15 +194,20 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
         if action_mask is None:
             return super().act(obs, deterministic=deterministic, goal=goal)
         x, single = self._as_input(obs, self.obs_spec, "obs")
+        if (self.goal_spec is None) != (goal is None):
+            raise self._goal_usage_error(goal)
+        g = None
+        if self.goal_spec is not None:
+            g, _ = self._as_input(goal, self.goal_spec, "goal", single)
         m = torch.as_tensor(
             np.asarray(action_mask) if not isinstance(action_mask, Tensor) else action_mask
         )
         m = self._mask(m.unsqueeze(0) if single and m.ndim == 1 else m, len(x), "act")
         with evaluating(self):
             a = (
-                self.predict(x, action_mask=m)
+                self.predict(x, g, action_mask=m)
                 if deterministic
-                else self._sample(x, None, m.to(x.device))
+                else self._sample(x, g, m.to(x.device))
             )
         out = a.cpu().numpy()
         return out[0] if single else out
@@ -210,7 +223,7 @@ class CategoricalPolicy(FlatPolicy, kind="categorical"):
             _check_range(actions, self.n_actions, f"{type(self).__name__}.loss", "batch")
             if mask is not None:
                 _check_legal(mask, actions, f"{type(self).__name__}.loss")
-        logits = self.logits(obs, mask)
+        logits = self.logits(obs, mask, self._batch_goals(batch))
         loss = F.cross_entropy(logits, actions)
         with torch.no_grad():
             accuracy = (logits.argmax(-1) == actions).float().mean()

@@ -247,7 +247,10 @@ class CVAEPolicy(FlatPolicy, kind="cvae"):
         """The negative β-ELBO with one reparameterised latent per row; metrics
         ``recon`` (the decoder's NLL of the action, summed over ``act``) and ``kl``
         (``KL(q || p)`` summed over ``latent``), both averaged over the batch."""
-        cond, act = self._inputs(batch.observations, batch.goals, "loss"), batch.actions
+        cond, act = (
+            self._inputs(batch.observations, self._batch_goals(batch), "loss"),
+            batch.actions,
+        )
         mu_q, log_std_q = self._posterior(cond, act)
         mu_p, log_std_p = self._prior(cond)
         z = mu_q + log_std_q.exp() * torch.randn_like(mu_q)

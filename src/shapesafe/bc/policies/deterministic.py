@@ -63,6 +63,6 @@ class DeterministicPolicy(FlatPolicy, kind="deterministic"):
 
     def compute_loss(self, batch: Batch) -> LossOutput:
         """Mean squared error between predicted and demonstrated actions."""
-        obs, goals = batch.observations, batch.goals
+        obs, goals = batch.observations, self._batch_goals(batch)
         pred = self(obs) if goals is None else self(obs, goals)
         return LossOutput(F.mse_loss(pred, batch.actions))

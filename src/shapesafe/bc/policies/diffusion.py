@@ -386,7 +386,7 @@ class DiffusionPolicy(FlatPolicy, kind="diffusion"):
         noise = torch.randn_like(x0)
         ab = self.alpha_bar[t]
         x_t = q_sample(x0, ab, noise)
-        out = self._network(x_t, t, self._inputs(obs, batch.goals, "loss"))
+        out = self._network(x_t, t, self._inputs(obs, self._batch_goals(batch), "loss"))
         if self.prediction == "epsilon":
             loss = F.mse_loss(out, noise)
             with torch.no_grad():

@@ -185,7 +185,7 @@ class GaussianPolicy(FlatPolicy, kind="gaussian"):
         ``-self(obs).log_prob(actions).mean()``, computed in closed form (the formula of
         ``torch.distributions.Normal.log_prob``) without building a distribution object
         per step."""
-        loc, log_std = self._loc_log_std(batch.observations, batch.goals, "loss")
+        loc, log_std = self._loc_log_std(batch.observations, self._batch_goals(batch), "loss")
         # log N(a; loc, σ²) = -(a - loc)² / (2σ²) - log σ - log √(2π), summed over act
         var2 = 2 * (2 * log_std).exp()
         log_prob = -((batch.actions - loc) ** 2) / var2 - log_std - _LOG_SQRT_2PI

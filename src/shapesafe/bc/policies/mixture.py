@@ -173,7 +173,7 @@ class MixturePolicy(FlatPolicy, kind="mixture"):
         metrics ``mixing_entropy`` (mean entropy of the mixing weights, in nats: ``log K``
         when every component is used equally, ``0`` when one takes all) and
         ``mean_scale`` (the average component standard deviation)."""
-        logits, means, log_scales = self.heads(batch.observations, batch.goals)
+        logits, means, log_scales = self.heads(batch.observations, self._batch_goals(batch))
         nll = -mixture_log_prob(logits, means, log_scales, batch.actions).mean()
         with torch.no_grad():
             logp = torch.log_softmax(logits, -1)

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from shapesafe import check
 from shapesafe._config import STATE
 from shapesafe._format import add_context, error, fmt_shape, fmt_value
+from shapesafe.bc._batch import Batch
 from shapesafe.bc._validate import whole_number
 from shapesafe.bc.policies.base import ActSpec, ObsSpec, Policy
 from shapesafe.errors import DtypeError, ShapeError, UsageError
@@ -153,6 +154,11 @@ class FlatPolicy(Policy):
         if what in ("observations", "actions", "goals") and len(shape) == 1:
             return f"build the policy with {what[:3] if what != 'goals' else 'goal'}_dim={shape[0]}"
         return None
+
+    def _batch_goals(self, batch: Batch) -> Tensor | None:
+        """The goals of a training batch, if this policy takes goals: a policy without
+        ``goal_dim`` trained on data with goals ignores them (a goal-blind baseline)."""
+        return batch.goals if self.goal_dim else None
 
     def _inputs(self, obs: Tensor, goals: Tensor | None, function: str) -> Tensor:
         """What the networks read for ``obs`` (and ``goals``): ``obs`` itself, or

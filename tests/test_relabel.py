@@ -31,7 +31,7 @@ from shapesafe.bc.tasks import (
     ObstacleEnv,
     goal_reach_demonstrations,
 )
-from shapesafe.errors import DataError, ShapeError, UsageError
+from shapesafe.errors import DataError, NonFiniteError, ShapeError, UsageError
 
 OFFSET = 1000.0  # achieved[i] = (OFFSET + i, -i): the goal names the row it came from
 
@@ -157,6 +157,11 @@ def test_bad_input_is_refused_with_the_fields() -> None:
         assert info.value.argument == "k"
     with pytest.raises(ShapeError, match=r"do not have the shape of the demonstrations' goals"):
         relabel_goals(demos, achieved=lambda obs: obs)  # (N, 1) achieved, (N, 2) goals
+    nan = demos.extras["achieved_goals"].clone()
+    nan[5, 1] = float("nan")
+    with pytest.raises(NonFiniteError, match="non-finite values in 1 row") as info:
+        relabel_goals(demos, achieved=nan)
+    assert (info.value.argument, info.value.got) == ("achieved", "non-finite values in row 5")
     with pytest.raises(ShapeError, match="one row per step") as info:
         relabel_goals(demos, achieved=np.zeros((5, 2), np.float32))
     assert (info.value.argument, info.value.axis) == ("achieved", 0)

@@ -10,6 +10,8 @@ collected keep the three apart, which is what relabelling needs: ``observations`
 ``t' >= t``, names a goal that the actions from row ``t`` on did reach.
 
 Episode ``i`` starts from ``env.reset(seed=seed + i)``, as in :func:`~shapesafe.bc.rollout`.
+One plain gymnasium env at a time: unlike :func:`~shapesafe.bc.rollout`, no vector
+envs and no progress bar (yet).
 """
 
 from __future__ import annotations

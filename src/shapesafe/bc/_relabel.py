@@ -24,7 +24,7 @@ from shapesafe import check
 from shapesafe._format import add_context, error, fmt_shape, fmt_value
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc._validate import whole_number
-from shapesafe.errors import DataError, ShapeError, UsageError
+from shapesafe.errors import DataError, NonFiniteError, ShapeError, UsageError
 
 __all__ = ["STRATEGIES", "relabel_goals"]
 
@@ -120,6 +120,18 @@ def _achieved(demos: Demonstrations, achieved: Any) -> Tensor:
             expected=f"({n}, goal...) floats",
             got=f"{fmt_shape(values.shape)} {values.dtype}",
         )
+    finite = torch.isfinite(values).reshape(n, -1).all(dim=1)
+    if not bool(finite.all()):
+        # they become goals without passing through Demonstrations' own checks
+        row = int((~finite).nonzero()[0])
+        raise error(
+            NonFiniteError,
+            f"the achieved goals hold non-finite values in {int((~finite).sum())} row(s) "
+            f"(first: row {row})",
+            argument="achieved",
+            expected="finite achieved goals",
+            got=f"non-finite values in row {row}",
+        )
     return values.to(device=demos.observations.device, dtype=demos.observations.dtype)
 
 
@@ -166,6 +178,7 @@ def relabel_goals(
             keep.
         ShapeError: the achieved goals are not one float row per step, or (when the
             originals are kept) do not have the shape of ``demos.goals``.
+        NonFiniteError: an achieved goal holds NaN or infinity.
         UsageError: an unknown strategy, or ``k`` not a positive integer.
 
     Examples:

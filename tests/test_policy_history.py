@@ -273,3 +273,22 @@ def test_act_refuses_a_changed_number_of_envs() -> None:
     assert info.value.function == "FrameStackPolicy.act"
     with pytest.raises(ShapeError):
         policy.reset([True, False])
+
+
+@pytest.mark.values
+def test_goals_reach_the_inner_policy_only_when_it_is_goal_conditioned() -> None:
+    base = difference_demos(episodes=4, length=5)
+    goals = torch.randn(len(base), 2, generator=torch.Generator().manual_seed(1))
+    demos = Demonstrations(
+        base.observations, base.actions, episode_ids=base.episode_ids, goals=goals
+    )
+    torch.manual_seed(0)
+    blind = FrameStackPolicy(DeterministicPolicy(obs_dim=4, act_dim=2), history=2)
+    # a goal-blind stack evaluates on data that carries goals by ignoring them
+    assert set(evaluate(blind, demos)) >= {"loss"}
+    torch.manual_seed(0)
+    aware = FrameStackPolicy(DeterministicPolicy(obs_dim=4, act_dim=2, goal_dim=2), history=2)
+    batch = aware.prepare_data(demos).batch_at(torch.arange(len(demos)))
+    windows = batch.extras["obs_history"].flatten(1)
+    expected = aware.inner.predict(windows, goals)
+    torch.testing.assert_close(aware.predict_batch(batch), expected)

@@ -158,7 +158,10 @@ class FrameStackPolicy(Policy, kind="frame-stack"):
         return self.inner.predict(x) if goals is None else self.inner.predict(x, goals)
 
     def predict_batch(self, batch: Batch) -> Tensor:
-        return self.predict(batch.extras[HISTORY_KEY], batch.goals)
+        # goals reach the inner policy only when it is goal-conditioned: a goal-blind
+        # policy trains and evaluates on data that carries goals by ignoring them
+        goals = batch.goals if self.goal_spec is not None else None
+        return self.predict(batch.extras[HISTORY_KEY], goals)
 
     def diagnostics(self) -> dict[str, float]:
         return self.inner.diagnostics()

@@ -342,3 +342,24 @@ def test_a_policy_cloned_from_the_cartpole_expert_balances_too() -> None:
     fit(policy, demos, steps=300, batch_size=256, lr=3e-3, seed=0, progress=False)
     clone = evaluate_in_env(policy, env, episodes=5, seed=100, deterministic=True)
     assert clone.mean_return >= 475.0
+
+
+def test_the_enough_demonstrations_script_runs_and_scores_against_the_expert(
+    tmp_path: Any,
+) -> None:
+    path = Path(__file__).parent.parent / "examples" / "bc_enough_demos.py"
+    spec = importlib.util.spec_from_file_location("bc_enough_demos", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "bc.json"
+    assert module.main(["--quick", "--out", str(out)]) == 0
+    saved = json.loads(out.read_text())
+    assert [r["env"] for r in saved] == ["CartPole-v1", "Pendulum-v1"]
+    for r in saved:
+        row = r["rows"][0]
+        expected = (row["mean_return"] - r["random_return"]) / (
+            r["expert_return"] - r["random_return"]
+        )
+        assert row["pct_of_expert"] == pytest.approx(expected)
+        assert r["eval_episodes"] == 5

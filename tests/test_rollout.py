@@ -271,3 +271,17 @@ def test_an_env_without_array_observations_is_refused() -> None:
     assert "FlattenObservation" in str(err.hint)
     flat = gym.wrappers.FlattenObservation(DictEnv())
     assert flat.observation_space.shape == (4,)  # what the hint leads to
+
+
+def test_a_non_env_is_refused_before_anything_runs() -> None:
+    from shapesafe.bc import evaluate_goal_reaching, load_evaluation
+
+    for fn in (rollout, evaluate_in_env, evaluate_goal_reaching):
+        with pytest.raises(UsageError) as info:
+            fn(lambda obs: obs, None, episodes=1)
+        assert info.value.argument == "env"
+        assert "must be a gymnasium environment, got NoneType (no reset, step" in str(info.value)
+        assert info.value.hint == "gymnasium.make(env_id), or a gymnasium.vector.SyncVectorEnv"
+    with pytest.raises(UsageError, match="must be a path to a saved evaluation") as info:
+        load_evaluation(None)  # type: ignore[arg-type]
+    assert info.value.got == "NoneType"

@@ -26,7 +26,7 @@ import torch
 from shapesafe._format import error, fmt_shape, fmt_value
 from shapesafe.bc._data import Demonstrations
 from shapesafe.bc._rollout import EnvEvaluation, Rollouts, summarise
-from shapesafe.bc._validate import whole_number
+from shapesafe.bc._validate import require_env, whole_number
 from shapesafe.bc.policies.base import Policy
 from shapesafe.errors import ShapeError, UsageError
 
@@ -159,6 +159,7 @@ def _collect(
     deterministic: bool,
     function: str,
 ) -> Rollouts:
+    require_env(env, function)
     whole_number(episodes, "episodes", function, low=1)
     whole_number(seed, "seed", function, low=0, high=2**31 - 1)
     act, reset = _actor(policy, env, deterministic, function)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,15 @@ def load_evaluation(path: str | Path) -> Any:
     """
     from shapesafe.bc._rollout import EnvEvaluation
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise error(
+            UsageError,
+            "must be a path to a saved evaluation (.json)",
+            function="load_evaluation",
+            argument="path",
+            expected="a str or os.PathLike",
+            got=type(path).__name__,
+        )
     p = Path(path)
     if not p.is_file():
         raise error(

@@ -27,7 +27,7 @@ import numpy as np
 from shapesafe.bc._actors import check_spaces as _check_spaces
 from shapesafe.bc._actors import make_actor
 from shapesafe.bc._episodes import Rollouts, collect_single, progress_bar
-from shapesafe.bc._validate import whole_number
+from shapesafe.bc._validate import require_env, whole_number
 from shapesafe.bc.policies.base import Policy
 
 __all__ = ["EnvEvaluation", "Rollouts", "check_spaces", "evaluate_in_env", "rollout"]
@@ -99,6 +99,7 @@ def _collect(
     progress: bool,
     function: str,
 ) -> Rollouts:
+    require_env(env, function)
     whole_number(episodes, "episodes", function, low=1)
     whole_number(seed, "seed", function, low=0, high=2**31 - 1)
     vector = is_vector_env(env)
@@ -273,6 +274,7 @@ def evaluate_in_env(
     from shapesafe.bc._provenance import describe_run
 
     function = "evaluate_in_env"
+    require_env(env, function)
     record = describe_run(policy, env, checkpoint, function)  # a missing checkpoint fails fast
     start = time.perf_counter()
     r = _collect(policy, env, episodes, seed, deterministic, progress, function)

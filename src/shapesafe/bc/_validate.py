@@ -14,7 +14,14 @@ from torch import Tensor
 
 from shapesafe.errors import DtypeError, NonFiniteError, ShapeError, UsageError
 
-__all__ = ["as_tensor", "check_batch_size", "check_finite", "check_rows", "whole_number"]
+__all__ = [
+    "as_tensor",
+    "check_batch_size",
+    "check_finite",
+    "check_rows",
+    "require_env",
+    "whole_number",
+]
 
 
 def as_tensor(value: Any, name: str, *, dtype: torch.dtype | None) -> Tensor:
@@ -131,4 +138,23 @@ def check_rows(t: Tensor, name: str, n: int, exact_ndim: int | None = None) -> N
             argument=name,
             expected=f"({n},)",
             got=str(tuple(t.shape)),
+        )
+
+
+_ENV_API = ("reset", "step", "observation_space", "action_space")
+
+
+def require_env(env: Any, function: str, argument: str = "env") -> None:
+    """A :class:`UsageError` unless ``env`` looks like a gymnasium ``Env`` or
+    ``VectorEnv`` (``reset``, ``step`` and both spaces), before anything touches it."""
+    missing = [name for name in _ENV_API if not hasattr(env, name)]
+    if missing:
+        raise UsageError(
+            f"{function}(): `{argument}` must be a gymnasium environment, got "
+            f"{type(env).__name__} (no {', '.join(missing)})",
+            function=function,
+            argument=argument,
+            expected="a gymnasium Env or VectorEnv (reset, step, observation_space, action_space)",
+            got=type(env).__name__,
+            hint="gymnasium.make(env_id), or a gymnasium.vector.SyncVectorEnv",
         )

@@ -24,6 +24,7 @@ import torch
 from jaxtyping import AbstractArray
 
 from shapesafe._checker.dims import Dim, parse_dim_string
+from shapesafe._checker.structs import struct_node, typed_dict_node
 from shapesafe.errors import AnnotationError
 
 _UNION_TYPES: tuple[Any, ...] = (Union, types.UnionType)
@@ -387,12 +388,14 @@ def build_node(hint: Any, where: str) -> Node | None:
         # dict[...], Literal[...], Callable[...], ...: beartype decides
         return _bear(hint, where)
     if isinstance(hint, type) and typing.is_typeddict(hint):
-        return _typed_dict(hint, where, text)
+        return typed_dict_node(hint, where, text, build_node)
     if isinstance(hint, type):
         if issubclass(hint, tuple) and hasattr(hint, "_fields"):
-            return _struct(hint, where, text, list(hint._fields))
+            return struct_node(hint, where, text, list(hint._fields), build_node)
         if dataclasses.is_dataclass(hint):
-            return _struct(hint, where, text, [f.name for f in dataclasses.fields(hint)])
+            return struct_node(
+                hint, where, text, [f.name for f in dataclasses.fields(hint)], build_node
+            )
         classes = _plain_classes(hint)
         if classes is not None:
             return ClassNode(where, text, classes)
@@ -455,61 +458,6 @@ def _merge_array_union(hints: list[Any]) -> ArraySpec | None:
     return dataclasses.replace(
         first, text=text, types=types_, torch_dtypes=torch_dtypes, numpy_types=numpy_types
     )
-
-
-def _struct(cls: type, where: str, text: str, names: list[str]) -> StructNode:
-    try:
-        hints = typing.get_type_hints(cls, include_extras=True)
-    except Exception as exc:
-        raise AnnotationError(
-            f"{where}: cannot read the field annotations of {text}: {exc}"
-        ) from None
-    fields: list[str] = []
-    kids: list[Node] = []
-    for name in names:
-        if name not in hints:
-            continue
-        kid = build_node(hints[name], f"{where}.{name}")
-        if kid is not None:
-            fields.append(name)
-            kids.append(kid)
-    return StructNode(where, text, cls, tuple(fields), tuple(kids))
-
-
-# typing.Required / NotRequired wrap a TypedDict key's annotation (Python 3.11+)
-_KEY_QUALIFIERS = tuple(
-    q for q in (getattr(typing, "Required", None), getattr(typing, "NotRequired", None)) if q
-)
-
-
-def _typed_dict(cls: type, where: str, text: str) -> StructNode:
-    """A TypedDict: ``isinstance`` cannot check one (typing refuses), so the node checks
-    for a dict holding the required keys, then each key's annotation."""
-    try:
-        hints = typing.get_type_hints(cls, include_extras=True)
-    except Exception as exc:
-        raise AnnotationError(
-            f"{where}: cannot read the key annotations of {text}: {exc}"
-        ) from None
-    # __required_keys__ misses NotRequired written as a string annotation (PEP 563), so
-    # the qualifiers seen in the resolved hints have the last word
-    required = set(getattr(cls, "__required_keys__", hints))
-    fields: list[str] = []
-    kids: list[Node] = []
-    for name, hint in hints.items():
-        while typing.get_origin(hint) in _KEY_QUALIFIERS:
-            if typing.get_origin(hint) is getattr(typing, "NotRequired", None):
-                required.discard(name)
-            else:
-                required.add(name)
-            hint = typing.get_args(hint)[0]
-        if name not in required:
-            hint = typing.Optional[hint]  # noqa: UP045 (a runtime-built union)
-        kid = build_node(hint, f"{where}[{name!r}]")
-        if kid is not None:
-            fields.append(name)
-            kids.append(kid)
-    return StructNode(where, text, dict, tuple(fields), tuple(kids), True, frozenset(required))
 
 
 def flatten(node: Node, out: list[Node]) -> None:

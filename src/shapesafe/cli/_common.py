@@ -30,6 +30,7 @@ __all__ = [
     "Failure",
     "Formatter",
     "add_import_option",
+    "add_policy_options",
     "describe",
     "fraction",
     "hidden_sizes",
@@ -106,6 +107,18 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
         if not quiet and action.default != argparse.SUPPRESS and "%(default)" not in text:
             text += " (default: %(default)s)"
         return text
+
+
+def add_policy_options(parser: argparse.ArgumentParser) -> None:
+    """``--option KEY=VALUE`` (repeatable): constructor options of the policy."""
+    parser.add_argument(
+        "--option",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other constructor option of the policy (VALUE as a Python literal)",
+    )
 
 
 def add_import_option(parser: argparse.ArgumentParser) -> None:

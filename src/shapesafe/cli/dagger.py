@@ -18,6 +18,7 @@ from shapesafe.cli._common import (
     Failure,
     Formatter,
     add_import_option,
+    add_policy_options,
     describe,
     hidden_sizes,
     import_modules,
@@ -88,14 +89,7 @@ def add_parser(sub: Any) -> None:
     )
     add_import_option(p)
     p.add_argument("--hidden", type=hidden_sizes, metavar="SIZES", help="hidden layer sizes")
-    p.add_argument(
-        "--option",
-        dest="options",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other constructor option of the policy (VALUE as a Python literal)",
-    )
+    add_policy_options(p)
     length = p.add_mutually_exclusive_group()
     length.add_argument(
         "--steps", type=positive_int, metavar="N", help="optimizer steps per retraining (1000)"

@@ -18,6 +18,7 @@ from shapesafe.cli._common import (
     Failure,
     Formatter,
     add_import_option,
+    add_policy_options,
     describe,
     fraction,
     hidden_sizes,
@@ -70,14 +71,7 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="gaussian only: predict the std from the observation",
     )
-    train.add_argument(
-        "--option",
-        dest="options",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other constructor option of the policy (VALUE as a Python literal)",
-    )
+    add_policy_options(train)
     length = train.add_mutually_exclusive_group()
     length.add_argument(
         "--epochs", type=positive_int, metavar="N", help="passes over the data (default: 100)"

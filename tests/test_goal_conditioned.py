@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from shapesafe.bc import (
     ActSpec,
+    AutoregressivePolicy,
     Batch,
     CategoricalPolicy,
     CVAEPolicy,
@@ -43,6 +44,7 @@ FAMILIES: dict[str, tuple[type[FlatPolicy], dict[str, Any]]] = {
     "mixture": (MixturePolicy, {"components": 2}),
     "diffusion": (DiffusionPolicy, {"train_steps": 8, "inference_steps": 2, "candidates": 3}),
     "cvae": (CVAEPolicy, {"latent_dim": 2, "candidates": 4}),
+    "autoregressive": (AutoregressivePolicy, {"bins": 4, "low": -1.0, "high": 1.0}),
 }
 
 

@@ -140,6 +140,8 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
         jitter: sample uniformly within the chosen bin when acting stochastically.
         temperature: divides the logits when sampling (``act()``); 1 samples the
             learned distribution.
+        goal_dim: size of a goal for goal-conditioned BC (0: none); every dimension's
+            scores then read ``cat(obs, goal)``.
 
     Examples:
         >>> import torch
@@ -168,8 +170,9 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
         high: float | Sequence[float] | None = None,
         jitter: bool = False,
         temperature: float = 1.0,
+        goal_dim: int = 0,
     ) -> None:
-        super().__init__(obs_dim, act_dim, hidden, activation)
+        super().__init__(obs_dim, act_dim, hidden, activation, goal_dim)
         with add_context("AutoregressivePolicy"):
             self.bins = positive_int(bins, "bins")
             if self.bins < 2:
@@ -202,8 +205,8 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
             "act_high", hi if hi is not None else torch.full((act_dim,), -torch.inf)
         )
         self.register_buffer("_dim_onehot", torch.eye(self.act_dim), persistent=False)
-        # input: observation, earlier dims' values, which dim is being scored
-        self.net = mlp(self.obs_dim + 2 * self.act_dim, self.bins, self._hidden, activation)
+        # input: observation (and goal), earlier dims' values, which dim is being scored
+        self.net = mlp(self.in_dim + 2 * self.act_dim, self.bins, self._hidden, activation)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -249,24 +252,33 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
 
     @check
     def bin_logits(
-        self, obs: Float[Tensor, "batch obs"], actions: Float[Tensor, "batch act"]
+        self,
+        obs: Float[Tensor, "batch obs"],
+        actions: Float[Tensor, "batch act"],
+        goals: Float[Tensor, "batch goal"] | None = None,
     ) -> Float[Tensor, "batch act bins"]:
         """Teacher-forced logits: for every dimension ``i``, the bin scores given the
-        observation and the demonstrated (binned) dimensions before ``i``."""
+        observation (and goal) and the demonstrated (binned) dimensions before ``i``."""
         if STATE.enabled and obs.shape[1] != self.obs_dim:
             raise self._obs_size_error(obs) from None
-        return self._score_all(obs, self._unit(self.to_bins(actions)))
+        context = self._inputs(obs, goals, "bin_logits")
+        return self._score_all(context, self._unit(self.to_bins(actions)))
 
     @check
     def _score_all(
-        self, obs: Float[Tensor, "batch obs"], unit: Float[Tensor, "batch act"]
+        self, context: Float[Tensor, "batch ctx"], unit: Float[Tensor, "batch act"]
     ) -> Float[Tensor, "batch act bins"]:
-        n, a = obs.shape[0], self.act_dim
+        # context: the observation, or cat(obs, goal) for a goal-conditioned policy
+        n, a = context.shape[0], self.act_dim
         # row (b, i) sees a_<i: a lower-triangular mask zeroes dims i..act-1
-        before = torch.ones(a, a, device=obs.device, dtype=obs.dtype).tril(-1)
+        before = torch.ones(a, a, device=context.device, dtype=context.dtype).tril(-1)
         prev = unit.unsqueeze(1) * before  # (batch, act, act)
         x = torch.cat(
-            [obs.unsqueeze(1).expand(n, a, self.obs_dim), prev, self._dim_onehot.expand(n, a, a)],
+            [
+                context.unsqueeze(1).expand(n, a, context.shape[1]),
+                prev,
+                self._dim_onehot.expand(n, a, a),
+            ],
             dim=-1,
         )
         out = self._run_net(x.reshape(n * a, -1), "bin_logits", "obs")
@@ -274,21 +286,21 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
 
     @check
     def _score_dim(
-        self, obs: Float[Tensor, "batch obs"], unit: Float[Tensor, "batch act"], i: int
+        self, context: Float[Tensor, "batch ctx"], unit: Float[Tensor, "batch act"], i: int
     ) -> Float[Tensor, "batch bins"]:
         """The bin logits of dimension ``i`` (``unit`` holds the decoded dims < i)."""
-        n = obs.shape[0]
+        n = context.shape[0]
         prev = unit.clone()
         prev[:, i:] = 0.0
-        x = torch.cat([obs, prev, self._dim_onehot[i].expand(n, self.act_dim)], dim=-1)
+        x = torch.cat([context, prev, self._dim_onehot[i].expand(n, self.act_dim)], dim=-1)
         return self._run_net(x, "predict", "obs")
 
-    def _decode(self, obs: Tensor, greedy: bool) -> Tensor:
-        n = obs.shape[0]
-        unit = obs.new_zeros(n, self.act_dim)
-        index = torch.zeros(n, self.act_dim, dtype=torch.long, device=obs.device)
+    def _decode(self, context: Tensor, greedy: bool) -> Tensor:
+        n = context.shape[0]
+        unit = context.new_zeros(n, self.act_dim)
+        index = torch.zeros(n, self.act_dim, dtype=torch.long, device=context.device)
         for i in range(self.act_dim):
-            logits = self._score_dim(obs, unit, i)
+            logits = self._score_dim(context, unit, i)
             if greedy:
                 index[:, i] = _smoothed(torch.softmax(logits, -1)).argmax(-1)
             else:
@@ -302,16 +314,17 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
         return self.predict(obs)
 
     def predict(
-        self, obs: Float[Tensor, "batch obs"], goals: Tensor | None = None
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
     ) -> Float[Tensor, "batch act"]:
         """Greedy decoding: dimension by dimension, the centre of the most probable
-        3-bin window (with 5 bins or more; else of the most probable bin)."""
+        3-bin window (with 5 bins or more; else of the most probable bin). ``goals``
+        exactly when the policy has a ``goal_dim``."""
         if STATE.enabled:
             self.check_obs(obs, "predict")
-        return self.centres(self._decode(obs, greedy=True))
+        return self.centres(self._decode(self._inputs(obs, goals, "predict"), greedy=True))
 
     def _sample(self, obs: Tensor, goals: Tensor | None) -> Tensor:
-        index = self._decode(obs, greedy=False)
+        index = self._decode(self._inputs(obs, goals, "act"), greedy=False)
         if not self.jitter:
             return self.centres(index)
         low, width = self._width()
@@ -338,7 +351,7 @@ class AutoregressivePolicy(FlatPolicy, kind="autoregressive"):
                 torch.minimum(self.act_low, act.amin(0), out=self.act_low)
                 torch.maximum(self.act_high, act.amax(0), out=self.act_high)
         target = self.to_bins(act)
-        logits = self.bin_logits(obs, act)
+        logits = self.bin_logits(obs, act, self._batch_goals(batch))
         ce = F.cross_entropy(logits.reshape(-1, self.bins), target.reshape(-1), reduction="none")
         loss = ce.reshape(target.shape).sum(-1).mean()
         with torch.no_grad():

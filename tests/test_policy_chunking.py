@@ -311,3 +311,53 @@ def test_act_refuses_a_changed_number_of_envs_and_bad_resets() -> None:
         policy.reset(np.array([1, 0, 0, 1]))
     policy.reset()
     assert policy.act(np.zeros((3, 3))).shape == (3, 2)  # after a full reset: any count
+
+
+@pytest.mark.values
+@given(
+    batch=st.integers(1, 4),
+    obs=st.integers(1, 3),
+    goal=st.integers(1, 3),
+    seed=st.integers(0, 99),
+)
+def test_goal_conditioned_chunks_equal_the_policy_on_concatenated_inputs(
+    batch: int, obs: int, goal: int, seed: int
+) -> None:
+    """goal_dim=G is the same policy on observations cat(obs, goal): the same chunks,
+    the same ensembled actions step after step, the same loss."""
+    torch.manual_seed(seed)
+    conditioned = ChunkingPolicy(obs, 2, chunk=3, hidden=(8,), goal_dim=goal)
+    plain = ChunkingPolicy(obs + goal, 2, chunk=3, hidden=(8,))
+    plain.load_state_dict(conditioned.state_dict())
+    g = torch.Generator().manual_seed(seed)
+    o, gl = torch.randn(batch, obs, generator=g), torch.randn(batch, goal, generator=g)
+    x = torch.cat([o, gl], dim=-1)
+    with torch.no_grad():
+        torch.testing.assert_close(conditioned(o, gl), plain(x))
+        torch.testing.assert_close(conditioned.predict(o, gl), plain.predict(x))
+    for _ in range(4):  # temporal ensembling over the same steps
+        mine = conditioned.act(o.numpy(), goal=gl.numpy())
+        np.testing.assert_allclose(mine, plain.act(x.numpy()), rtol=1e-6, atol=1e-6)
+    demos = Demonstrations(
+        torch.randn(12, obs, generator=g),
+        torch.randn(12, 2, generator=g),
+        goals=torch.randn(12, goal, generator=g),
+        episode_ids=torch.arange(3).repeat_interleave(4),
+    )
+    joined = Demonstrations(
+        torch.cat([demos.observations, demos.goals], -1),
+        demos.actions,
+        episode_ids=demos.episode_ids,
+    )
+    a = conditioned.prepare_data(demos).batch_at(torch.arange(12))
+    b = plain.prepare_data(joined).batch_at(torch.arange(12))
+    with torch.no_grad():
+        torch.testing.assert_close(conditioned.loss(a), plain.loss(b))
+
+
+def test_goal_conditioned_chunks_refuse_missing_goals_and_round_trip() -> None:
+    policy = ChunkingPolicy(2, 2, chunk=3, hidden=(8,), goal_dim=2)
+    with pytest.raises(ShapeError, match=r"goal-conditioned \(goal_dim=2\) but no goals"):
+        policy.predict(torch.zeros(1, 2))
+    rebuilt = build_policy(policy.config)
+    assert rebuilt.config == policy.config and rebuilt.goal_spec == policy.goal_spec

@@ -66,6 +66,8 @@ class ChunkingPolicy(FlatPolicy, kind="chunk"):
         ensemble_decay: ``m`` in the weights ``exp(-m * i)``, ``i = 0`` the oldest
             prediction (ACT uses 0.01). ``0`` averages uniformly; a negative value
             favours the newest predictions.
+        goal_dim: size of a goal for goal-conditioned BC (0: none); the network then
+            reads ``cat(obs, goal)``.
 
     Training needs episode ids (a chunk never reaches into the next episode);
     :meth:`prepare_data`, called by ``fit`` and ``evaluate``, adds the chunks.
@@ -90,13 +92,14 @@ class ChunkingPolicy(FlatPolicy, kind="chunk"):
         activation: str = "relu",
         temporal_ensemble: bool = True,
         ensemble_decay: float = 0.01,
+        goal_dim: int = 0,
     ) -> None:
-        super().__init__(obs_dim, act_dim, hidden, activation)
+        super().__init__(obs_dim, act_dim, hidden, activation, goal_dim)
         with add_context("ChunkingPolicy"):
             self.chunk = positive_int(chunk, "chunk")
             self.ensemble_decay = _finite(ensemble_decay, "ensemble_decay")
         self.temporal_ensemble = bool(temporal_ensemble)
-        self.net = mlp(self.obs_dim, self.chunk * self.act_dim, self._hidden, activation)
+        self.net = mlp(self.in_dim, self.chunk * self.act_dim, self._hidden, activation)
         self._clear()
 
     def get_config(self) -> dict[str, Any]:
@@ -110,21 +113,28 @@ class ChunkingPolicy(FlatPolicy, kind="chunk"):
     # ----------------------------------------------------------------- the network
 
     @check
-    def forward(self, obs: Float[Tensor, "batch obs"]) -> Float[Tensor, "batch chunk act"]:
-        """The predicted chunk: the actions of this step and the ``chunk - 1`` next."""
+    def forward(
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
+    ) -> Float[Tensor, "batch chunk act"]:
+        """The predicted chunk: the actions of this step and the ``chunk - 1`` next
+        (``goals`` exactly when the policy has a ``goal_dim``)."""
         if STATE.enabled and obs.shape[1] != self.obs_dim:
             raise self._obs_size_error(obs) from None
-        out = self._run_net(obs, "forward", "obs")
+        out = self._run_net(self._inputs(obs, goals, "forward"), "forward", "obs")
         return out.reshape(obs.shape[0], self.chunk, self.act_dim)
 
+    def _plan(self, obs: Tensor, goals: Tensor | None) -> Tensor:
+        # forward(obs) alone without goals: subclasses may override forward(obs)
+        plan: Tensor = self(obs) if goals is None else self(obs, goals)
+        return plan
+
     def predict(
-        self, obs: Float[Tensor, "batch obs"], goals: Tensor | None = None
+        self, obs: Float[Tensor, "batch obs"], goals: Float[Tensor, "batch goal"] | None = None
     ) -> Float[Tensor, "batch act"]:
         """The first action of the predicted chunk (stateless; :meth:`act` ensembles)."""
         if STATE.enabled:
             self.check_obs(obs, "predict")
-        chunk: Tensor = self(obs)
-        return chunk[:, 0]
+        return self._plan(obs, self._check_goals(goals, "predict"))[:, 0]
 
     # ----------------------------------------------------------------- training
 
@@ -156,7 +166,7 @@ class ChunkingPolicy(FlatPolicy, kind="chunk"):
     def compute_loss(self, batch: Batch) -> LossOutput:
         """Mean absolute error over the valid steps of each chunk; metric
         ``first_step_l1``: the same for the current step's action alone."""
-        pred = self(batch.observations)
+        pred = self._plan(batch.observations, self._batch_goals(batch))
         target = batch.extras[CHUNK_KEY]
         mask = batch.extras[CHUNK_MASK_KEY].to(pred.dtype)
         loss = self._masked_l1(pred, target, mask)
@@ -185,7 +195,7 @@ class ChunkingPolicy(FlatPolicy, kind="chunk"):
         self._step[rows] = 0
 
     def _act_tensor(self, obs: Tensor, goals: Tensor | None, deterministic: bool) -> Tensor:
-        plan: Tensor = self(obs)
+        plan = self._plan(obs, goals)
         n = int(obs.shape[0])
         if self._preds is None or self._count is None or self._step is None:
             self._preds = torch.zeros_like(plan).unsqueeze(1).repeat(1, self.chunk, 1, 1)

@@ -34,8 +34,10 @@ __all__ = [
     "describe",
     "fraction",
     "hidden_sizes",
+    "import_module_or_file",
     "import_modules",
     "one_line",
+    "parse_policy_options",
     "positive_float",
     "positive_int",
     "writable_dir",
@@ -133,23 +135,45 @@ def add_import_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def import_module_or_file(name: str, flag: str) -> Any:
+    """Import a module by name, or a ``.py`` file by path (registered in ``sys.modules``
+    under its stem); failures become one line naming ``flag`` (e.g. ``--import 'x'``)."""
+    path = Path(name)
+    try:
+        if path.suffix == ".py":
+            if not path.is_file():
+                raise Failure(f"{flag}: no such file {name!r}")
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[path.stem] = module
+            spec.loader.exec_module(module)
+            return module
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise Failure(f"{flag}: {exc}") from None
+
+
 def import_modules(names: list[str]) -> None:
     """Import each module name or ``.py`` file (policy classes register themselves)."""
     for name in names:
-        path = Path(name)
+        import_module_or_file(name, f"--import {name!r}")
+
+
+def parse_policy_options(items: list[str], options: dict[str, Any]) -> dict[str, Any]:
+    """``--option KEY=VALUE`` items into ``options`` (VALUE a Python literal, else the
+    text itself); a malformed item is one line of advice."""
+    import ast
+
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise Failure(f"--option expects KEY=VALUE, got {item!r}")
         try:
-            if path.suffix == ".py":
-                if not path.is_file():
-                    raise Failure(f"--import {name!r}: no such file")
-                spec = importlib.util.spec_from_file_location(path.stem, path)
-                assert spec is not None and spec.loader is not None
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[path.stem] = module
-                spec.loader.exec_module(module)
-            else:
-                importlib.import_module(name)
-        except ImportError as exc:
-            raise Failure(f"--import {name!r}: {exc}") from None
+            options[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            options[key] = text
+    return options
 
 
 # ------------------------------------------------------------------ output

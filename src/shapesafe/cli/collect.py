@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +13,7 @@ from shapesafe.cli._common import (
     Failure,
     Formatter,
     add_import_option,
+    import_module_or_file,
     import_modules,
     positive_int,
 )
@@ -155,20 +153,7 @@ def _expert(spec: str | None, env_id: str) -> Any:
 
 
 def _import(name: str, spec: str) -> Any:
-    path = Path(name)
-    try:
-        if path.suffix == ".py":
-            if not path.is_file():
-                raise Failure(f"--expert {spec!r}: no such file {name!r}")
-            module_spec = importlib.util.spec_from_file_location(path.stem, path)
-            assert module_spec is not None and module_spec.loader is not None
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[path.stem] = module
-            module_spec.loader.exec_module(module)
-            return module
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise Failure(f"--expert {spec!r}: {exc}") from None
+    return import_module_or_file(name, f"--expert {spec!r}")
 
 
 def _make_env(env_id: str, num_envs: int) -> Any:

@@ -22,6 +22,7 @@ from shapesafe.cli._common import (
     describe,
     hidden_sizes,
     import_modules,
+    parse_policy_options,
     positive_float,
     positive_int,
     writable_dir,
@@ -129,20 +130,11 @@ def _beta(text: str) -> float | str:
 
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
-    import ast
-
+    """Constructor options: ``--hidden``, then ``--option``."""
     options: dict[str, Any] = {}
     if args.hidden is not None:
         options["hidden"] = args.hidden
-    for item in args.options:
-        key, sep, text = item.partition("=")
-        if not sep or not key.isidentifier():
-            raise Failure(f"--option expects KEY=VALUE, got {item!r}")
-        try:
-            options[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            options[key] = text
-    return options
+    return parse_policy_options(args.options, options)
 
 
 def _build(args: argparse.Namespace, env: Any) -> Any:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from shapesafe.cli._common import (
     fraction,
     hidden_sizes,
     import_modules,
+    parse_policy_options,
     positive_float,
     positive_int,
     writable_dir,
@@ -157,15 +157,7 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         options["activation"] = args.activation
     if args.state_dependent_std:
         options["state_dependent_std"] = True
-    for item in args.options:
-        key, sep, text = item.partition("=")
-        if not sep or not key.isidentifier():
-            raise Failure(f"--option expects KEY=VALUE, got {item!r}")
-        try:
-            options[key] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            options[key] = text
-    return options
+    return parse_policy_options(args.options, options)
 
 
 def _build(args: argparse.Namespace, demos: Any) -> Any:

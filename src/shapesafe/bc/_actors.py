@@ -24,7 +24,6 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import numpy as np
-import torch
 
 from shapesafe._format import error, fmt_shape, fmt_value
 from shapesafe.bc.policies.base import Policy
@@ -201,19 +200,12 @@ def _policy_actor(policy: Policy, deterministic: bool, function: str) -> Actor:
             hint="pass a callable that supplies them, e.g. "
             "lambda obs: policy.act(obs, goal=my_goal)",
         )
-    param = next(policy.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    spec_dtype = policy.obs_spec.dtype
-    float_param = param is not None and param.is_floating_point()
-    # The dtype Policy.act feeds the network: the parameters' float dtype for float
-    # observations (a float64 policy gets float64), the spec's dtype otherwise.
-    dtype = param.dtype if float_param and spec_dtype.is_floating_point else spec_dtype  # type: ignore[union-attr]
+    # the device and dtype Policy.act feeds the network, read once per rollout
+    device, dtype = policy._input_placement(policy.obs_spec)
 
     def act(obs: Any) -> Any:
         x = from_numpy(obs, dtype=dtype, device=device)
-        compiled = policy.__dict__.get("_compiled_act")
-        run = policy._act_tensor if compiled is None else compiled
-        return to_numpy(run(x, None, deterministic))
+        return to_numpy(policy._act_runner()(x, None, deterministic))
 
     if not type(policy).act.__module__.startswith("shapesafe."):
         # A user's policy that overrides act() itself: honour it (it gets a tensor).

@@ -17,7 +17,7 @@ per step.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -303,9 +303,7 @@ class Policy(nn.Module, abc.ABC):
         if self.goal_spec is not None:
             g, _ = self._as_input(goal, self.goal_spec, "goal", single)
         with evaluating(self):
-            compiled = self.__dict__.get("_compiled_act")
-            run = self._act_tensor if compiled is None else compiled
-            a: Tensor = run(x, g, deterministic)
+            a: Tensor = self._act_runner()(x, g, deterministic)
         out = a.cpu().numpy()
         return out[0] if single else out
 
@@ -364,14 +362,27 @@ class Policy(nn.Module, abc.ABC):
             return self.predict(obs) if goals is None else self.predict(obs, goals)
         return self._sample(obs, goals)
 
-    def _as_input(
-        self, value: Any, spec: ObsSpec, argument: str, single: bool | None = None
-    ) -> tuple[Tensor, bool]:
-        name = f"{type(self).__name__}.act"
+    def _act_runner(self) -> Callable[[Tensor, Tensor | None, bool], Tensor]:
+        """What :meth:`act` runs on tensors: :meth:`_act_tensor`, or its compiled
+        version after :meth:`compile_act` (rollouts call the same)."""
+        compiled = self.__dict__.get("_compiled_act")
+        return self._act_tensor if compiled is None else compiled
+
+    def _input_placement(self, spec: ObsSpec) -> tuple[torch.device, torch.dtype]:
+        """Device and dtype in which :meth:`act` feeds values of ``spec`` to the network:
+        the parameters' device, and their float dtype for float values (a float64
+        policy gets float64), the spec's own dtype otherwise."""
         param = next(self.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
         float_dtype = param.dtype if param is not None and param.is_floating_point() else None
         dtype = (float_dtype or spec.dtype) if spec.dtype.is_floating_point else spec.dtype
+        return device, dtype
+
+    def _as_input(
+        self, value: Any, spec: ObsSpec, argument: str, single: bool | None = None
+    ) -> tuple[Tensor, bool]:
+        name = f"{type(self).__name__}.act"
+        device, dtype = self._input_placement(spec)
         if isinstance(value, Tensor):
             x = value.detach().to(device=device, dtype=dtype)
         else:
